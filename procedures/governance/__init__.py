@@ -1,0 +1,1 @@
+"""Governance code that runs inside Snowflake (and, unchanged, in the CI gate)."""

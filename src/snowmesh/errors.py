@@ -1,0 +1,37 @@
+"""One error tree. Each expected failure carries a message, a hint and an exit code.
+
+The CLI boundary prints it once, without a traceback (unless --debug).
+"""
+
+from __future__ import annotations
+
+
+class MeshError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class InputError(MeshError):
+    """Bad manifest, contract, argument or file: the user must fix their input."""
+
+    exit_code = 2
+
+
+class ConnectionConfigError(InputError):
+    """A snow CLI connection that is missing or broken."""
+
+
+class LocalAccountError(MeshError):
+    """The local account (fakesnow + moto) could not start or answer."""
+
+
+class StepFailed(MeshError):
+    """A pipeline step failed; the previously published state keeps serving."""
+
+
+class ContractViolation(MeshError):
+    """Data or schema broke a contract (exit 1: a result, not a usage error)."""
