@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""Generate Finance's raw files (TRANSACTIONS, FX_RATES) as gzip CSV.
+
+--rows is the number of ad clicks, as for generate_clicks.py (use the same --rows, --seed,
+--corrupt-fraction, --days and --end-date there): orders are attributed to those very clicks.
+
+    python scripts/generate_transactions.py --rows 1000000 --out /tmp/landing
+    python scripts/generate_transactions.py --rows 10000 --bucket mesh-finance-landing \\
+        --endpoint-url http://127.0.0.1:5000 --create-bucket
+"""
+
+from __future__ import annotations
+
+import sys
+
+from snowmesh.generate import generate_finance, summarize
+from snowmesh.generate.cli import parser, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser(__doc__.splitlines()[0], finance=True).parse_args(argv)
+    result = run(args, generate_finance)
+    for source, (rows, corrupt) in summarize(result.landed).items():
+        print(f"{source:<14} {rows:>10,} rows  {corrupt:>6,} corrupt")
+    print(
+        f"{len(result.landed)} files -> {result.target}: "
+        f"generate {result.generate_seconds:.2f}s, write {result.write_seconds:.2f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Deliberately corrupt rows, chosen deterministically, each invalid for certain.
+
+Reason categories (what the loader's quarantine should report):
+
+* ``bad_number``    -- a numeric column holds text no NUMBER cast accepts ('abc', '12,5x', '1.2.3').
+* ``missing_key``   -- the key column is an empty field (loads as NULL).
+* ``bad_timestamp`` -- a timestamp column holds 'not-a-time' or an impossible '2026-13-45 25:61:00'.
+
+Planning (which rows, which rule) is separate from applying, so generate_finance can know which
+clicks are broken without building the click table, and never attributes an order to one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+BAD_NUMBER, MISSING_KEY, BAD_TIMESTAMP = "bad_number", "missing_key", "bad_timestamp"
+REASONS = (BAD_NUMBER, MISSING_KEY, BAD_TIMESTAMP)
+
+# Values chosen so that no lenient parser (Snowflake, DuckDB, pandas) can read them as valid:
+# no 'inf'/'nan', no exponent forms, no out-of-range-but-normalisable dates.
+BAD_NUMBERS = ("abc", "12,5x", "1.2.3")
+BAD_TIMESTAMPS = ("not-a-time", "2026-13-45 25:61:00")
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: str
+    column: str
+    values: tuple[str, ...]
+
+
+# Per source: the ways its rows get broken.
+RULES: dict[str, tuple[Rule, ...]] = {
+    "AD_CLICKS": (
+        Rule(BAD_NUMBER, "COST_USD", BAD_NUMBERS),
+        Rule(MISSING_KEY, "CLICK_ID", ("",)),
+        Rule(BAD_TIMESTAMP, "CLICKED_AT", BAD_TIMESTAMPS),
+    ),
+    "AD_SPEND": (
+        Rule(BAD_NUMBER, "SPEND_USD", BAD_NUMBERS),
+        Rule(MISSING_KEY, "CAMPAIGN_ID", ("",)),
+    ),
+    "TRANSACTIONS": (
+        Rule(BAD_NUMBER, "AMOUNT", BAD_NUMBERS),
+        Rule(MISSING_KEY, "ORDER_ID", ("",)),
+        Rule(BAD_TIMESTAMP, "ORDERED_AT", BAD_TIMESTAMPS),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows: np.ndarray  # sorted row indices to break
+    rule: np.ndarray  # index into the source's rules, per broken row
+    value: np.ndarray  # index into that rule's values, per broken row
+
+
+def corrupt_count(n: int, fraction: float) -> int:
+    """Rows to break: ``ceil(fraction * n)`` so any non-zero fraction breaks at least one row."""
+    if fraction <= 0 or n == 0:
+        return 0
+    # round() first: 0.001 * 1_000_000 must be 1000, not 1001 from float noise.
+    return min(n, math.ceil(round(fraction * n, 9)))
+
+
+def plan(source: str, n: int, fraction: float, rng: np.random.Generator) -> Plan:
+    k = corrupt_count(n, fraction)
+    rows = np.sort(rng.choice(n, size=k, replace=False)) if k else np.empty(0, dtype=np.int64)
+    rule = rng.integers(0, len(RULES[source]), size=k)
+    value = rng.integers(0, 1 << 30, size=k)  # reduced modulo each rule's value count in apply()
+    return Plan(rows.astype(np.int64), rule, value)
+
+
+def apply(source: str, table: pa.Table, p: Plan) -> tuple[pa.Table, tuple[tuple[int, str], ...]]:
+    """Overwrite the planned cells; return the new table and ``(row, reason)`` pairs, row-sorted."""
+    rules = RULES[source]
+    for i, rule in enumerate(rules):
+        hit = p.rule == i
+        if not hit.any():
+            continue
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[p.rows[hit]] = True  # rows are sorted, so replacements line up with mask order
+        values = np.array(rule.values, dtype=object)[p.value[hit] % len(rule.values)]
+        col = table.schema.get_field_index(rule.column)
+        new = pc.replace_with_mask(
+            table.column(col).combine_chunks(), pa.array(mask), pa.array(values, pa.string())
+        )
+        table = table.set_column(col, rule.column, new)
+    reasons = tuple((int(r), rules[int(i)].reason) for r, i in zip(p.rows, p.rule, strict=True))
+    return table, reasons

@@ -1,0 +1,126 @@
+"""Finance sources: TRANSACTIONS and FX_RATES.
+
+``generate_finance(clicks, seed=42, corrupt_fraction=0.001, days=30, end_date=date(2026, 11, 1),
+transactions=None)`` returns ``{"TRANSACTIONS": SourceData, "FX_RATES": SourceData}``.
+
+Pass the same ``clicks``/``seed``/``corrupt_fraction``/``days``/``end_date`` as to
+generate_marketing: the clicks are rebuilt from those (``marketing.click_core``), not read back.
+
+* ``transactions`` defaults to ``max(1, clicks // 10)`` orders, ORD-000000001.. numbered in time order.
+* ~60% carry ATTRIBUTED_CLICK_ID, a click that exists and is not one of the corrupt click rows;
+  the order comes at or after the click (a few hours later, clamped to the window's last second).
+* ~20% of the others carry only UTM_CAMPAIGN (lower-case campaign id, e.g. 'cmp-0007'), timed after
+  a click of that campaign; the rest are organic, spread over the window.
+* AMOUNT is in CURRENCY (USD/EUR/GBP); FX_RATES gives USD_PER_UNIT for each, one file dated end_date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+
+from snowmesh.generate import corrupt
+from snowmesh.generate.common import (
+    DAY,
+    DEFAULT_END_DATE,
+    HOUR_P,
+    SOURCES,
+    STREAM_CORRUPT_ORDERS,
+    STREAM_ORDERS,
+    SourceData,
+    blank_unless,
+    fixed,
+    ids,
+    partition_ranges,
+    rng,
+    take,
+    timestamps,
+)
+from snowmesh.generate.marketing import ClickCore, click_core
+
+CURRENCIES = ("USD", "EUR", "GBP")
+_CURRENCY_P = (0.60, 0.25, 0.15)
+# USD per unit, 6 decimals, fixed so that revenue in USD is easy to recompute downstream.
+FX_USD_PER_UNIT = {"USD": "1.000000", "EUR": "1.083500", "GBP": "1.271200"}
+
+ATTRIBUTED_SHARE = 0.60  # of all orders
+UTM_ONLY_SHARE = 0.20  # of the orders without a click id
+_DELAY_MEAN_S = 3 * 3600  # click -> order
+
+
+def _orders(core: ClickCore, n: int, seed: int, corrupt_fraction: float) -> SourceData:
+    g = rng(seed, STREAM_ORDERS)
+    n_clicks = len(core.at)
+    attributed = g.random(n) < ATTRIBUTED_SHARE
+    utm_only = ~attributed & (g.random(n) < UTM_ONLY_SHARE)
+
+    # Attribute only to clicks that will load; without replacement while there are enough of them.
+    clean = np.ones(n_clicks, dtype=bool)
+    clean[core.corrupt.rows] = False
+    valid = np.flatnonzero(clean)
+    if len(valid) == 0:
+        attributed[:] = False
+    k = int(attributed.sum())
+    click = np.zeros(n, dtype=np.int64)
+    if k:
+        click[attributed] = g.choice(valid, size=k, replace=k > len(valid))
+    click[utm_only] = g.integers(0, n_clicks, int(utm_only.sum()))
+
+    window = core.window
+    touched = attributed | utm_only
+    delay = (g.exponential(_DELAY_MEAN_S, n) + 30).astype(np.int64)
+    after_click = np.minimum(core.at[click] + delay, window.last_second)
+    day = g.integers(0, window.days, n)
+    organic = window.first_second + day * DAY + g.choice(24, size=n, p=HOUR_P) * 3600 + g.integers(0, 3600, n)
+    at = np.where(touched, after_click, organic)
+
+    customer = g.integers(1, max(50, n // 3) + 1, n)
+    currency = g.choice(len(CURRENCIES), size=n, p=_CURRENCY_P)
+    cents = np.maximum(100, np.rint(g.lognormal(4.2, 0.7, n) * 100)).astype(np.int64)
+
+    order = np.argsort(at, kind="stable")
+    at, click, attributed, utm_only = at[order], click[order], attributed[order], utm_only[order]
+    customer, currency, cents = customer[order], currency[order], cents[order]
+
+    utm_campaigns = [c.lower() for c in core.campaign_ids]
+    table = pa.table(
+        [
+            ids("ORD-", np.arange(1, n + 1), 9),
+            ids("CUS-", customer, 6),
+            timestamps(at),
+            fixed(cents, 2),
+            take(CURRENCIES, currency),
+            blank_unless(attributed, ids("CLK-", click + 1, 9)),
+            blank_unless(utm_only, take(utm_campaigns, core.campaign[click])),
+        ],
+        names=list(SOURCES["TRANSACTIONS"][1]),
+    )
+    plan = corrupt.plan("TRANSACTIONS", n, corrupt_fraction, rng(seed, STREAM_CORRUPT_ORDERS))
+    table, broken = corrupt.apply("TRANSACTIONS", table, plan)
+    return SourceData("TRANSACTIONS", table, partition_ranges(at // DAY), broken)
+
+
+def _fx_rates(end_date: date) -> SourceData:
+    table = pa.table(
+        [pa.array(list(FX_USD_PER_UNIT)), pa.array(list(FX_USD_PER_UNIT.values()))],
+        names=list(SOURCES["FX_RATES"][1]),
+    )
+    return SourceData("FX_RATES", table, ((end_date.isoformat(), 0, table.num_rows),))
+
+
+def generate_finance(
+    clicks: int,
+    seed: int = 42,
+    corrupt_fraction: float = 0.001,
+    days: int = 30,
+    end_date: date = DEFAULT_END_DATE,
+    transactions: int | None = None,
+) -> dict[str, SourceData]:
+    """TRANSACTIONS and FX_RATES in memory; same arguments -> byte-identical files."""
+    n = max(1, clicks // 10) if transactions is None else transactions
+    if n < 1:
+        raise ValueError(f"transactions must be >= 1, got {n} (clicks={clicks}, transactions={transactions})")
+    core = click_core(clicks, seed, corrupt_fraction, days, end_date)
+    return {"TRANSACTIONS": _orders(core, n, seed, corrupt_fraction), "FX_RATES": _fx_rates(end_date)}

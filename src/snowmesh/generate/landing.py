@@ -1,0 +1,133 @@
+"""Encode generated sources as gzip CSV files and land them in S3 or on local disk.
+
+* ``land(files_by_source, s3_client, bucket, progress=None) -> list[LandedFile]`` -- one
+  ``put_object`` per file into an existing bucket; creates nothing else. ``progress`` is called
+  with the data-row count of each file once it is stored.
+* ``write_local(files_by_source, out_dir) -> list[LandedFile]`` -- the same keys as paths under
+  ``out_dir``.
+* ``encode(files_by_source)`` -- the ``(LandedFile, gzip bytes)`` pairs both of them write.
+
+Layout: ``<prefix>/dt=YYYY-MM-DD/part-00000.csv.gz``, one file per partition of each source.
+CSV: comma separated, ``\\n`` line ends, a header row, fields quoted with ``"`` only when they
+contain a comma, quote or line break, empty field = NULL. Gzip at level 1 with a zero mtime, so
+the same input gives the same bytes. Line numbers in ``LandedFile.corrupt_lines`` count the
+header as line 1 (no field contains a line break, so row i of a file is on line i + 2).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from snowmesh.generate.common import SourceData
+
+_NEEDS_QUOTES = r'[",\r\n]'
+_SPECIAL = np.frombuffer(b'",\r\n', dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    source: str  # manifest source name, e.g. "AD_CLICKS"
+    key: str  # e.g. "ad_clicks/dt=2026-10-05/part-00000.csv.gz"
+    rows: int  # data rows, header excluded
+    corrupt_lines: tuple[tuple[int, str], ...]  # (line number in the file, reason category)
+
+    @property
+    def corrupt(self) -> int:
+        return len(self.corrupt_lines)
+
+
+def summarize(landed: list[LandedFile]) -> dict[str, tuple[int, int]]:
+    """``{source: (rows, corrupt rows)}`` over all its files."""
+    out: dict[str, tuple[int, int]] = {}
+    for f in landed:
+        rows, bad = out.get(f.source, (0, 0))
+        out[f.source] = (rows + f.rows, bad + f.corrupt)
+    return out
+
+
+def _field(col: pa.Array) -> pa.Array:
+    """CSV text of one column: RFC 4180 quoting, only where a value needs it."""
+    # Cheap scan of the raw bytes first: bulk columns never need quotes, skip the regex for them.
+    data = np.frombuffer(col.buffers()[2] or b"", dtype=np.uint8)
+    if not np.isin(data, _SPECIAL).any():
+        return col
+    needs = pc.match_substring_regex(col, _NEEDS_QUOTES)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, col)
+
+
+def _lines(table: pa.Table) -> tuple[pa.Buffer, np.ndarray]:
+    """All data lines as one buffer plus the byte offset where each line starts (n + 1 offsets)."""
+    cols = [c.combine_chunks() for c in table.columns]
+    if any(c.null_count for c in cols):
+        raise ValueError("generated tables use '' for empty fields, never null")
+    line = pc.binary_join_element_wise(*[_field(c) for c in cols], ",")
+    line = pc.binary_join_element_wise(line, pa.scalar("\n"), "").cast(pa.large_string())
+    _, offsets, data = line.buffers()
+    return data, np.frombuffer(offsets, dtype=np.int64)[line.offset : line.offset + len(line) + 1]
+
+
+def _gzip(parts: list[bytes | pa.Buffer]) -> bytes:
+    # zlib's own gzip header has mtime 0 and a fixed OS byte: deterministic, unlike gzip.compress.
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return b"".join([*(z.compress(p) for p in parts), z.flush()])
+
+
+def _jobs(files_by_source: Mapping[str, SourceData]) -> Iterator[tuple[LandedFile, list[Any]]]:
+    for name, data in files_by_source.items():
+        if name != data.source:
+            raise ValueError(f"files_by_source[{name!r}] holds {data.source}")
+        header = (",".join(data.table.column_names) + "\n").encode()
+        if data.rows == 0:
+            continue
+        buf, offsets = _lines(data.table)
+        corrupt = np.array([r for r, _ in data.corrupt], dtype=np.int64)
+        reasons = [why for _, why in data.corrupt]
+        for dt, start, stop in data.partitions:
+            lo, hi = np.searchsorted(corrupt, [start, stop])
+            lines = tuple((int(corrupt[i]) - start + 2, reasons[i]) for i in range(lo, hi))
+            body = buf.slice(int(offsets[start]), int(offsets[stop] - offsets[start]))
+            yield LandedFile(name, data.key(dt), stop - start, lines), [header, body]
+
+
+def encode(files_by_source: Mapping[str, SourceData], workers: int = 2) -> Iterator[tuple[LandedFile, bytes]]:
+    """Each file's metadata and gzip bytes, in source then date order; compresses in threads."""
+    jobs = list(_jobs(files_by_source))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib releases the GIL
+        yield from zip((f for f, _ in jobs), pool.map(_gzip, [parts for _, parts in jobs]), strict=True)
+
+
+def land(
+    files_by_source: Mapping[str, SourceData],
+    s3_client: Any,
+    bucket: str,
+    progress: Callable[[int], None] | None = None,
+) -> list[LandedFile]:
+    """Put every file into ``bucket`` (which must exist) with ``s3_client.put_object``."""
+    landed = []
+    for meta, body in encode(files_by_source):
+        s3_client.put_object(Bucket=bucket, Key=meta.key, Body=body, ContentType="application/gzip")
+        landed.append(meta)
+        if progress is not None:
+            progress(meta.rows)
+    return landed
+
+
+def write_local(files_by_source: Mapping[str, SourceData], out_dir: Path | str) -> list[LandedFile]:
+    """Write every file to ``out_dir/<key>``, creating folders as needed."""
+    landed = []
+    for meta, body in encode(files_by_source):
+        path = Path(out_dir) / meta.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        landed.append(meta)
+    return landed

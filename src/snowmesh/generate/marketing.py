@@ -1,0 +1,211 @@
+"""Marketing sources: CAMPAIGNS, AD_CLICKS and AD_SPEND.
+
+``generate_marketing(clicks, seed=42, corrupt_fraction=0.001, days=30, end_date=date(2026, 11, 1))``
+returns ``{"CAMPAIGNS": SourceData, "AD_CLICKS": SourceData, "AD_SPEND": SourceData}``.
+
+* Campaigns: ``campaign_count(clicks)`` of them (20 at 10k clicks, ~50 at 1M, at most 200), ids
+  CMP-0001.., Faker catch-phrase names, each active on at least one day of the window.
+* Clicks: CLK-000000001.. numbered in time order over the ``days``-day window ending on
+  ``end_date``; each falls on a day its campaign is active; CHANNEL is the campaign's;
+  UTM_CAMPAIGN is the campaign id in lower case.
+* Spend: one row per campaign and active day; SPEND_USD is that day's click cost rounded to cents,
+  IMPRESSIONS is 40-250x the day's clicks plus 200-3000.
+
+``click_core`` holds the numeric click arrays, so finance can rebuild the same clicks from the same
+parameters without reading any file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+from faker import Faker
+
+from snowmesh.generate import corrupt
+from snowmesh.generate.common import (
+    DAY,
+    DEFAULT_END_DATE,
+    HOUR_P,
+    SOURCES,
+    STREAM_CAMPAIGNS,
+    STREAM_CLICKS,
+    STREAM_CORRUPT_CLICKS,
+    STREAM_CORRUPT_SPEND,
+    STREAM_SPEND,
+    STREAM_UTM,
+    SourceData,
+    Window,
+    check_params,
+    dates,
+    fixed,
+    ids,
+    partition_ranges,
+    rng,
+    take,
+    timestamps,
+)
+
+CHANNELS = ("search", "social", "display", "email", "video")
+_CPC_USD = np.array([1.60, 0.85, 0.35, 0.20, 0.65])  # typical cost per click, per channel
+_COST_SIGMA = 0.35  # log-normal spread of the cost around it
+_UTM_MEDIUM = ("cpc", "paid_social", "display", "email", "video")
+_UTM_SOURCES = (
+    ("google", "bing"),
+    ("facebook", "instagram", "linkedin", "tiktok"),
+    ("google_display", "criteo"),
+    ("newsletter", "braze"),
+    ("youtube", "vimeo"),
+)
+_UTM_FLAT = tuple(s for group in _UTM_SOURCES for s in group)
+_UTM_OFFSET = np.cumsum([0] + [len(g) for g in _UTM_SOURCES[:-1]])
+_UTM_COUNT = np.array([len(g) for g in _UTM_SOURCES])
+
+
+def campaign_count(clicks: int) -> int:
+    """Grows with the fifth root of scale: 20 at 10k clicks, 50 at 1M, capped at 200."""
+    return int(min(200, max(3, round(20 * (max(clicks, 1) / 10_000) ** 0.2))))
+
+
+@dataclass(frozen=True)
+class ClickCore:
+    """Numeric campaigns and clicks (clicks in final, time-sorted order: row i is CLK-(i+1))."""
+
+    window: Window
+    channel: np.ndarray  # per campaign, index into CHANNELS
+    start_day: np.ndarray  # per campaign, day offset from window.first (may be negative)
+    end_day: np.ndarray  # per campaign, inclusive, may lie past the window
+    budget_cents: np.ndarray  # per campaign
+    campaign: np.ndarray  # per click, campaign index (0-based)
+    at: np.ndarray  # per click, epoch seconds
+    cost: np.ndarray  # per click, 1e-4 USD
+    corrupt: corrupt.Plan  # which click rows are broken
+
+    @property
+    def campaign_ids(self) -> list[str]:
+        return [f"CMP-{i + 1:04d}" for i in range(len(self.channel))]
+
+
+def click_core(clicks: int, seed: int, corrupt_fraction: float, days: int, end_date: date) -> ClickCore:
+    check_params(clicks, seed, corrupt_fraction, days)
+    window = Window(end_date, days)
+    g = rng(seed, STREAM_CAMPAIGNS)
+    n_c = campaign_count(clicks)
+    channel = g.integers(0, len(CHANNELS), n_c)
+    start = g.integers(-40, max(days - 1, 1), n_c)
+    # Long-running campaigns; the max() keeps every campaign live on at least one window day.
+    end = np.maximum(start + g.integers(14, 91, n_c) - 1, g.integers(0, days, n_c))
+    first, last = np.maximum(start, 0), np.minimum(end, days - 1)
+    active = last - first + 1
+    weight = g.lognormal(0.0, 0.8, n_c) * active
+    share = weight / weight.sum()
+    mean_cpc = _CPC_USD[channel] * np.exp(_COST_SIGMA**2 / 2)
+    daily = clicks * share / active * mean_cpc * g.uniform(1.3, 2.2, n_c)
+    budget_cents = np.maximum(500, np.rint(daily * 100)).astype(np.int64)
+
+    g = rng(seed, STREAM_CLICKS)
+    campaign = g.choice(n_c, size=clicks, p=share)
+    day = first[campaign] + (g.random(clicks) * active[campaign]).astype(np.int64)
+    hour = g.choice(24, size=clicks, p=HOUR_P)
+    at = window.first_second + day * DAY + hour * 3600 + g.integers(0, 3600, clicks)
+    order = np.argsort(at, kind="stable")
+    campaign, at = campaign[order], at[order]
+    cost = _CPC_USD[channel[campaign]] * g.lognormal(0.0, _COST_SIGMA, clicks)
+    cost = np.maximum(1, np.rint(cost * 10_000)).astype(np.int64)
+
+    plan = corrupt.plan("AD_CLICKS", clicks, corrupt_fraction, rng(seed, STREAM_CORRUPT_CLICKS))
+    return ClickCore(window, channel, start, end, budget_cents, campaign, at, cost, plan)
+
+
+def _campaigns(core: ClickCore, seed: int) -> SourceData:
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    names = [fake.unique.catch_phrase().title() for _ in core.campaign_ids]
+    first_day = core.window.first_epoch_day
+    table = pa.table(
+        [
+            pa.array(core.campaign_ids),
+            pa.array(names),
+            take(CHANNELS, core.channel),
+            dates(first_day + core.start_day),
+            dates(first_day + core.end_day),
+            fixed(core.budget_cents, 2),
+        ],
+        names=list(SOURCES["CAMPAIGNS"][1]),
+    )
+    return SourceData("CAMPAIGNS", table, ((core.window.end_date.isoformat(), 0, table.num_rows),))
+
+
+def _clicks(core: ClickCore, seed: int) -> SourceData:
+    n = len(core.at)
+    g = rng(seed, STREAM_UTM)
+    ch = core.channel[core.campaign]
+    utm_source = _UTM_OFFSET[ch] + g.integers(0, 1 << 30, n) % _UTM_COUNT[ch]
+    campaign_ids = core.campaign_ids
+    table = pa.table(
+        [
+            ids("CLK-", np.arange(1, n + 1), 9),
+            take(campaign_ids, core.campaign),
+            timestamps(core.at),
+            take(CHANNELS, ch),
+            fixed(core.cost, 4),
+            take(_UTM_FLAT, utm_source),
+            take(_UTM_MEDIUM, ch),
+            take([c.lower() for c in campaign_ids], core.campaign),
+        ],
+        names=list(SOURCES["AD_CLICKS"][1]),
+    )
+    table, broken = corrupt.apply("AD_CLICKS", table, core.corrupt)
+    return SourceData("AD_CLICKS", table, partition_ranges(core.at // DAY), broken)
+
+
+def _spend(core: ClickCore, seed: int, corrupt_fraction: float) -> SourceData:
+    days = core.window.days
+    n_c = len(core.channel)
+    first, last = np.maximum(core.start_day, 0), np.minimum(core.end_day, days - 1)
+    active = last - first + 1
+    # One row per (campaign, active day), ordered by day then campaign.
+    camp = np.repeat(np.arange(n_c), active)
+    day = first[camp] + np.arange(len(camp)) - np.repeat(np.cumsum(active) - active, active)
+    order = np.lexsort((camp, day))
+    camp, day = camp[order], day[order]
+
+    click_day = (core.at - core.window.first_second) // DAY
+    cell = core.campaign * days + click_day
+    n_clicks = np.bincount(cell, minlength=n_c * days)[camp * days + day]
+    # Float sums of integers stay exact below 2**53; round half up to cents.
+    units = np.rint(np.bincount(cell, weights=core.cost, minlength=n_c * days)).astype(np.int64)
+    cents = (units[camp * days + day] + 50) // 100
+
+    g = rng(seed, STREAM_SPEND)
+    impressions = n_clicks * g.integers(40, 251, len(camp)) + g.integers(200, 3001, len(camp))
+    table = pa.table(
+        [
+            take(core.campaign_ids, camp),
+            dates(core.window.first_epoch_day + day),
+            fixed(cents, 2),
+            pa.array(impressions).cast(pa.string()),
+        ],
+        names=list(SOURCES["AD_SPEND"][1]),
+    )
+    plan = corrupt.plan("AD_SPEND", len(camp), corrupt_fraction, rng(seed, STREAM_CORRUPT_SPEND))
+    table, broken = corrupt.apply("AD_SPEND", table, plan)
+    return SourceData("AD_SPEND", table, partition_ranges(core.window.first_epoch_day + day), broken)
+
+
+def generate_marketing(
+    clicks: int,
+    seed: int = 42,
+    corrupt_fraction: float = 0.001,
+    days: int = 30,
+    end_date: date = DEFAULT_END_DATE,
+) -> dict[str, SourceData]:
+    """CAMPAIGNS, AD_CLICKS and AD_SPEND in memory; same arguments -> byte-identical files."""
+    core = click_core(clicks, seed, corrupt_fraction, days, end_date)
+    return {
+        "CAMPAIGNS": _campaigns(core, seed),
+        "AD_CLICKS": _clicks(core, seed),
+        "AD_SPEND": _spend(core, seed, corrupt_fraction),
+    }
