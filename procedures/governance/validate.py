@@ -1,0 +1,193 @@
+"""Contract validation: the engine entry point (CI gate) and the stored-procedure handler.
+
+One metadata query (INFORMATION_SCHEMA.COLUMNS) for the schema checks, then ONE aggregate data
+query for every data check; the only row pulled into Python is that query's single result row.
+Results are appended to the audit table; nothing there is ever updated.
+
+Handler for snowflake.yml:  ``governance.validate.validate_product``
+  signature: CONTRACT_JSON VARCHAR, TABLE_NAME VARCHAR, RUN_ID VARCHAR
+  returns:   TABLE(CHECK_NAME VARCHAR, COLUMN_NAME VARCHAR, OBSERVED VARCHAR, EXPECTED VARCHAR,
+                   PASSED BOOLEAN, SEVERITY VARCHAR)
+(CHECK and COLUMN are reserved words in Snowflake, hence the _NAME suffixes.)
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from governance.checks import CheckResult, build_checks, compile_query, evaluate_row
+from governance.contract import Contract, parse_contract, type_fit
+from governance.schema_check import check_schema, describe_table
+from governance.sql import fqn, literal, split_fqn
+
+__all__ = [
+    "AUDIT_TABLE",
+    "RESULT_COLUMNS",
+    "CheckResult",
+    "ValidationError",
+    "ValidationReport",
+    "results_query",
+    "validate_product",
+    "validate_table",
+    "write_audit",
+]
+
+AUDIT_TABLE = "GOVERNANCE_DB.AUDIT.VALIDATION_RESULTS"
+RESULT_COLUMNS = ("CHECK_NAME", "COLUMN_NAME", "OBSERVED", "EXPECTED", "PASSED", "SEVERITY")
+AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("RUN_ID", "VARCHAR NOT NULL"),
+    ("PRODUCT", "VARCHAR NOT NULL"),
+    ("CONTRACT_VERSION", "VARCHAR NOT NULL"),
+    ("CHECK_NAME", "VARCHAR NOT NULL"),
+    ("COLUMN_NAME", "VARCHAR"),
+    ("OBSERVED", "VARCHAR"),
+    ("EXPECTED", "VARCHAR"),
+    ("PASSED", "BOOLEAN NOT NULL"),
+    ("SEVERITY", "VARCHAR NOT NULL"),
+    ("VALIDATED_AT", "TIMESTAMP_NTZ NOT NULL"),
+)
+
+
+# Checks that only count and compare values, so they run on a column of any type.
+_TYPE_AGNOSTIC = frozenset(
+    {"not_null", "null_pct", "unique", "duplicate_pct", "primary_key", "row_count", "custom"}
+)
+
+
+class ValidationError(RuntimeError):
+    """The validation could not run (as opposed to: it ran and found violations)."""
+
+
+@dataclass
+class ValidationReport:
+    product: str
+    contract_version: str
+    run_id: str
+    results: list[CheckResult]
+    queries: int  # data queries issued: 1 (0 when the table does not exist)
+    table: str = ""
+    sql: str = ""  # the compiled aggregate query, for logs and --explain
+    domain: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Fail closed: any failed error-severity check fails the whole validation."""
+        return not any(not r.passed and r.severity == "error" for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.passed]
+
+
+def _three_parts(name: str) -> tuple[str, str, str]:
+    parts = split_fqn(name)
+    if len(parts) != 3:
+        raise ValueError(f"{name!r}: expected DB.SCHEMA.NAME")
+    return parts[0], parts[1], parts[2]
+
+
+def validate_table(
+    session: Any, contract: dict[str, Any] | Contract, table: str, run_id: str | None = None
+) -> ValidationReport:
+    """Validate ``table`` (``DB.SCHEMA.NAME``, unquoted) against ``contract``: schema + data checks."""
+    c = contract if isinstance(contract, Contract) else parse_contract(contract)
+    parts = _three_parts(table)
+    report = ValidationReport(
+        c.product.name, c.version, run_id or uuid.uuid4().hex, [], 0, table=table, domain=c.product.domain
+    )
+
+    observed = describe_table(session, table)  # metadata, not a scan of the data
+    report.results.extend(check_schema(c, observed))
+    if not observed:
+        return report  # table missing: nothing to scan, and the report already fails
+
+    # A check on a missing column, or a typed check (range, pattern, freshness) on a column of an
+    # incompatible type, would make the whole query fail: report it as not run instead.
+    types = {o.name: o.type for o in observed}
+    wrong_type = {
+        col.name
+        for col in c.columns
+        if col.name in types and type_fit(col.snowflake_type, types[col.name]) == "incompatible"
+    }
+    runnable = []
+    for spec in build_checks(c):
+        missing = [col for col in spec.columns if col not in types]
+        mistyped = (
+            [col for col in spec.columns if col in wrong_type] if spec.kind not in _TYPE_AGNOSTIC else []
+        )
+        if not missing and not mistyped:
+            runnable.append(spec)
+            continue
+        why = (
+            f"not run: column {missing[0]} missing"
+            if missing
+            else f"not run: {mistyped[0]} is {types[mistyped[0]]}"
+        )
+        report.results.append(
+            CheckResult(spec.name, spec.column, why, spec.expected_text, False, spec.severity)
+        )
+
+    compiled = compile_query(c, parts, runnable)
+    report.sql = compiled.sql
+    try:
+        rows = session.sql(compiled.sql).collect()
+    except Exception as e:  # a broken custom check or a type mismatch: fail closed, say which query
+        raise ValidationError(f"validation query for {table} failed: {e}\n{compiled.sql}") from e
+    finally:
+        report.queries += 1
+    if len(rows) != 1:
+        raise ValidationError(f"validation query for {table} returned {len(rows)} rows, expected 1")
+    report.results.extend(evaluate_row(compiled, tuple(rows[0])))
+    return report
+
+
+def _sql_value(v: Any) -> str:
+    if v is None:
+        return "CAST(NULL AS VARCHAR)"  # typed, so that a first NULL row still gives a VARCHAR column
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    return literal(v)
+
+
+def _result_values(r: CheckResult) -> list[str]:
+    return [_sql_value(x) for x in (r.check, r.column, r.observed, r.expected, r.passed, r.severity)]
+
+
+def write_audit(session: Any, report: ValidationReport, audit_table: str = AUDIT_TABLE) -> None:
+    """Append the report's results to the audit table (created if missing). Never updates a row."""
+    db, schema, name = _three_parts(audit_table)
+    cols = ",\n  ".join(f"{fqn(c)} {t}" for c, t in AUDIT_COLUMNS)
+    session.sql(f"CREATE SCHEMA IF NOT EXISTS {fqn(db, schema)}").collect()
+    session.sql(f"CREATE TABLE IF NOT EXISTS {fqn(db, schema, name)} (\n  {cols}\n)").collect()
+    if not report.results:
+        return
+    head = [literal(report.run_id), literal(report.product), literal(report.contract_version)]
+    rows = ",\n".join(f"({', '.join(head + _result_values(r) + ['SYSDATE()'])})" for r in report.results)
+    col_list = ", ".join(fqn(c) for c, _ in AUDIT_COLUMNS)
+    session.sql(f"INSERT INTO {fqn(db, schema, name)} ({col_list})\nVALUES\n{rows}").collect()
+
+
+def results_query(report: ValidationReport) -> str:
+    """The report as a SELECT ... UNION ALL of literal rows (create_dataframe fails on fakesnow)."""
+    names = [fqn(c) for c in RESULT_COLUMNS]
+    if not report.results:
+        return "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {n}" for n in names) + " WHERE FALSE"
+    selects = []
+    for i, r in enumerate(report.results):
+        vals = _result_values(r)
+        selects.append("SELECT " + ", ".join(f"{v} AS {n}" if i == 0 else v for v, n in zip(vals, names)))
+    return "\nUNION ALL\n".join(selects)
+
+
+def validate_product(session: Any, contract_json: str, table: str, run_id: str) -> Any:
+    """Stored-procedure handler: validate, append to the audit table, return the results as a table.
+
+    The caller decides what a failure means (the DAG's publish step does not publish when any
+    row has PASSED = FALSE AND SEVERITY = 'error').
+    """
+    report = validate_table(session, json.loads(contract_json), table, run_id)
+    write_audit(session, report)
+    return session.sql(results_query(report))
