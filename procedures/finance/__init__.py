@@ -1,0 +1,1 @@
+"""Finance's Snowpark handlers (run inside Snowflake as stored procedures)."""

@@ -1,0 +1,1 @@
+"""Marketing's Snowpark handlers (run inside Snowflake as stored procedures)."""

@@ -1,0 +1,1 @@
+"""The ``mesh`` command line (Typer + Rich). Thin: parse, call the core, print."""

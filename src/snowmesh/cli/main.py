@@ -1,0 +1,124 @@
+"""``mesh``: run a data mesh on Snowflake and AWS, or on the embedded local account."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from snowmesh.cli.ui import RichReporter, console, print_error
+from snowmesh.errors import InputError, MeshError
+
+app = typer.Typer(
+    name="mesh",
+    help="A Snowpark-native data mesh: manifests, contracts, zero-copy sharing and governance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
+ConnectionOpt = Annotated[
+    Optional[str],
+    typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
+]
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _load(project: Path):
+    from snowmesh.manifest import load_mesh
+
+    return load_mesh(project)
+
+
+@app.command()
+def up(project: ProjectOpt = Path(".")) -> None:
+    """Start the local account (fakesnow + moto S3) and keep it running."""
+    from snowmesh.local import servers
+
+    srv = servers.start(project.resolve())
+    console.print(f"local account up: Snowflake on {srv.snowflake.url} (pid {srv.snowflake.pid}), "
+                  f"S3 on {srv.s3.url} (pid {srv.s3.pid})")
+
+
+@app.command()
+def down(project: ProjectOpt = Path(".")) -> None:
+    """Stop the local account's servers (data in .mesh/fakesnow stays)."""
+    from snowmesh.local import servers
+
+    stopped = servers.stop(project.resolve())
+    console.print("local account stopped" if stopped else "local account was not running")
+
+
+@app.command()
+def plan(project: ProjectOpt = Path("."), local: Annotated[bool, typer.Option(help="Render the local-account variant.")] = False) -> None:
+    """Print the SQL a deploy would run (nothing is executed)."""
+    from snowmesh.deploy.plan import build_plan
+
+    mesh = _load(project)
+    p = build_plan(mesh, local=local)
+    for stmt in p.all:
+        where = "" if (not local or stmt.locally_executable) else "  -- recorded, not executed on the local account"
+        print(f"{stmt.sql};{where}")
+
+
+@app.command()
+def deploy(
+    project: ProjectOpt = Path("."),
+    connection: ConnectionOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every statement; execute nothing.")] = False,
+) -> None:
+    """Deploy databases, schemas, roles, grants, stages and tables."""
+    from snowmesh.deploy.plan import build_plan
+    from snowmesh.pipeline.runner import deploy as do_deploy
+    from snowmesh.target import open_target
+
+    mesh = _load(project)
+    if dry_run:
+        for stmt in build_plan(mesh, local=connection is None).statements:
+            print(f"{stmt.sql};")
+        return
+    with open_target(project.resolve(), connection) as target:
+        result = do_deploy(target, mesh, RichReporter())
+    console.print(f"executed {result.executed} statements; recorded {result.recorded} new "
+                  f"({result.already_recorded} already recorded) for the real account")
+
+
+from snowmesh.cli import run_cmd  # noqa: E402  (registers `run` and `generate`)
+
+run_cmd.register(app)
+
+
+def main() -> None:  # pragma: no cover - console script wrapper
+    app()
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Run the CLI and map expected failures to exit codes, with no traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MeshError as exc:
+        if _state["debug"]:
+            raise
+        print_error(exc)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.BadParameter, __import__("click").UsageError) as exc:
+        print_error(InputError(str(exc)))
+        return 2
+    except __import__("click").exceptions.Abort:
+        return 130
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run_app(sys.argv[1:]))

@@ -1,0 +1,192 @@
+"""The mesh as an ordered list of statements: account objects, databases, RBAC, then domain objects.
+
+Role design (docs/security.md): per database, database roles R (read), W (write, includes R)
+and C (create); functional account roles <DOMAIN>_ENGINEER (W + C) and <DOMAIN>_ANALYST (R),
+both with <DOMAIN>_WH_USAGE on their own warehouse only. A consumer domain reaches a
+producer through the database role <PRODUCER_DB>.CONSUMER_<CONSUMER>, which holds USAGE on
+the database and PRODUCTS schema and SELECT on exactly the published views it consumes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from snowmesh.deploy import render as r
+from snowmesh.deploy.statements import Statement
+from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, STAGING, Domain, Mesh, Product, Source
+
+GOVERNANCE_DB = "GOVERNANCE_DB"
+GOVERNANCE_SCHEMAS = ("CATALOG", "AUDIT")
+FILE_FORMAT = "CSV_GZIP"
+STAGE = "LANDING"
+LEDGER = "INGESTED_FILES"
+PLATFORM_ROLE = "SYSADMIN"
+
+
+def integration_name(domain: Domain) -> str:
+    return f"{domain.name}_LANDING_INTEGRATION"
+
+
+def consumer_role(consumer: str) -> str:
+    return f"CONSUMER_{consumer}"
+
+
+def contract_columns(mesh: Mesh, product: Product) -> list[str]:
+    """Column names of a product, in contract order: the published view's interface."""
+    doc = json.loads((mesh.root / product.contract).read_text())
+    return list(doc["properties"])
+
+
+@dataclass
+class Plan:
+    statements: list[Statement] = field(default_factory=list)
+    publish_grants: list[Statement] = field(default_factory=list)
+
+    def add(self, *stmts: Statement | list[Statement], domain: str = "") -> None:
+        for s in stmts:
+            for one in s if isinstance(s, list) else [s]:
+                self.statements.append(Statement(one.kind, one.object_name, one.sql, domain or one.domain))
+
+    @property
+    def all(self) -> list[Statement]:
+        return [*self.statements, *self.publish_grants]
+
+
+def _account(plan: Plan, d: Domain) -> None:
+    wh = d.warehouse
+    plan.add(r.warehouse(wh.name, wh.size, wh.auto_suspend_seconds), domain=d.name)
+    plan.add(r.resource_monitor(wh.monitor, wh.name, wh.monthly_credit_quota), domain=d.name)
+    for role, what in (
+        (d.engineer_role, "builds and owns"),
+        (d.analyst_role, "reads"),
+        (d.wh_usage_role, "uses the warehouse of"),
+    ):
+        plan.add(r.account_role(role, f"{what} the {d.name} domain"), domain=d.name)
+    plan.add(r.grant_on(["USAGE", "OPERATE"], "WAREHOUSE", [wh.name], d.wh_usage_role), domain=d.name)
+    for role in (d.engineer_role, d.analyst_role):
+        plan.add(r.grant_role(d.wh_usage_role, role), domain=d.name)
+        plan.add(r.grant_role(role, PLATFORM_ROLE), domain=d.name)
+
+
+def _databases(plan: Plan, d: Domain) -> None:
+    plan.add(r.database(d.database, f"{d.name} domain, owner {d.owner}"), domain=d.name)
+    for s in SCHEMAS:
+        plan.add(r.schema(d.database, s), r.managed_access(d.database, s), domain=d.name)
+
+
+def _rbac(plan: Plan, d: Domain) -> None:
+    db = d.database
+    for role in ("R", "W", "C"):
+        plan.add(r.database_role(db, role), domain=d.name)
+    plan.add(r.grant_on(["USAGE"], "DATABASE", [db], "R", database_role_of=db), domain=d.name)
+    for s in SCHEMAS:
+        plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, s], "R", database_role_of=db), domain=d.name)
+        for objects in ("TABLES", "VIEWS"):
+            for future in (False, True):
+                plan.add(r.grant_on_all(["SELECT"], objects, db, s, "R", future=future), domain=d.name)
+        for future in (False, True):
+            plan.add(
+                r.grant_on_all(["INSERT", "UPDATE", "DELETE", "TRUNCATE"], "TABLES", db, s, "W", future=future),
+                domain=d.name,
+            )
+        plan.add(
+            r.grant_on(
+                ["CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE",
+                 "CREATE TASK"],
+                "SCHEMA", [db, s], "C", database_role_of=db,
+            ),
+            domain=d.name,
+        )
+    plan.add(r.grant_database_role(db, "R", to_db_role="W"), domain=d.name)
+    plan.add(r.grant_database_role(db, "W", to_role=d.engineer_role), domain=d.name)
+    plan.add(r.grant_database_role(db, "C", to_role=d.engineer_role), domain=d.name)
+    plan.add(r.grant_database_role(db, "R", to_role=d.analyst_role), domain=d.name)
+
+
+def _consumer_grants(plan: Plan, mesh: Mesh, d: Domain) -> None:
+    """Consumers get SELECT on published views only, never RAW, STAGING or a table."""
+    db = d.database
+    consumers = sorted({c for p in d.products for c in p.consumers})
+    for c in consumers:
+        role = consumer_role(c)
+        plan.add(r.database_role(db, role), domain=d.name)
+        plan.add(r.grant_on(["USAGE"], "DATABASE", [db], role, database_role_of=db), domain=d.name)
+        plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, PRODUCTS], role, database_role_of=db), domain=d.name)
+        consumer = mesh.domain(c)
+        for fr in (consumer.engineer_role, consumer.analyst_role):
+            plan.add(r.grant_database_role(db, role, to_role=fr), domain=d.name)
+        for p in d.products:
+            if c in p.consumers:
+                # Views exist only after the first publish, so these run with publish.
+                g = r.grant_on(["SELECT"], "VIEW", [db, PRODUCTS, p.view], role, database_role_of=db)
+                plan.publish_grants.append(Statement(g.kind, g.object_name, g.sql, d.name))
+
+
+def source_tables(d: Domain, s: Source) -> list[Statement]:
+    db = d.database
+    landing = [r.column_def(c, typed=False) for c in s.columns]
+    landing += ['"_FILE" VARCHAR', '"_LINE" NUMBER', '"_BATCH_ID" VARCHAR']
+    typed = [r.column_def(c) for c in s.columns]
+    typed += ['"_FILE" VARCHAR NOT NULL', '"_LINE" NUMBER NOT NULL', '"_LOADED_AT" TIMESTAMP_NTZ NOT NULL']
+    quarantine = [
+        '"_FILE" VARCHAR NOT NULL', '"_LINE" NUMBER NOT NULL', '"REASON" VARCHAR NOT NULL',
+        '"RECORD" VARCHAR', '"_QUARANTINED_AT" TIMESTAMP_NTZ NOT NULL',
+    ]  # fmt: skip
+    return [
+        r.table(db, RAW, s.landing_table, landing, transient=True, comment=f"COPY target for {s.name}: text only"),
+        r.table(db, RAW, s.name, typed, comment=f"Typed rows of {s.name}"),
+        r.table(db, RAW, s.quarantine_table, quarantine, comment=f"Rows of {s.name} that failed parsing or typing"),
+    ]
+
+
+def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
+    db = d.database
+    plan.add(r.file_format_csv(db, RAW, FILE_FORMAT), domain=d.name)
+    ext = r.external_stage(db, RAW, STAGE, d.bucket, integration_name(d), FILE_FORMAT)
+    if local:
+        # COPY from s3:// cannot run offline: the local account lands files in an internal
+        # stage of the same name; the external stage is still rendered and recorded.
+        plan.add(ext, r.internal_stage(db, RAW, STAGE), domain=d.name)
+    else:
+        plan.add(ext, domain=d.name)
+    ledger_cols = [
+        '"SOURCE" VARCHAR NOT NULL', '"FILE_NAME" VARCHAR NOT NULL', '"ROWS_LANDED" NUMBER NOT NULL',
+        '"ROWS_LOADED" NUMBER NOT NULL', '"ROWS_QUARANTINED" NUMBER NOT NULL', '"LOADED_AT" TIMESTAMP_NTZ NOT NULL',
+    ]  # fmt: skip
+    plan.add(r.table(db, RAW, LEDGER, ledger_cols, comment="One row per file ever loaded: makes ingest idempotent"),
+             domain=d.name)
+    for s in d.sources:
+        plan.add(source_tables(d, s), domain=d.name)
+
+
+def _governance(plan: Plan) -> None:
+    plan.add(r.database(GOVERNANCE_DB, "Mesh-wide catalog and audit trail"))
+    for s in GOVERNANCE_SCHEMAS:
+        plan.add(r.schema(GOVERNANCE_DB, s), r.managed_access(GOVERNANCE_DB, s))
+
+
+def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::000000000000:role/snowflake-landing") -> Plan:
+    plan = Plan()
+    for d in mesh.domains:
+        _account(plan, d)
+        plan.add(r.storage_integration(integration_name(d), role_arn, [d.bucket]), domain=d.name)
+    _governance(plan)
+    for d in mesh.domains:
+        _databases(plan, d)
+        _rbac(plan, d)
+    for d in mesh.domains:
+        _consumer_grants(plan, mesh, d)
+        _objects(plan, d, local=local)
+    return plan
+
+
+def publish_view(mesh: Mesh, p: Product) -> Statement:
+    d = mesh.domain(p.domain)
+    return r.secure_view(
+        d.database, PRODUCTS, p.view, contract_columns(mesh, p), [d.database, PRODUCTS, p.name],
+        comment=f"{p.key} v{p.major}: see {p.contract}",
+    )
+
+
+__all__ = ["GOVERNANCE_DB", "Plan", "build_plan", "publish_view", "STAGING"]

@@ -1,0 +1,184 @@
+"""One renderer per Snowflake object kind. Pure: names in, SQL text out.
+
+Every identifier goes through governance.sql (ident/fqn), every value through literal()
+or a validated number. Statements are idempotent (IF NOT EXISTS / OR REPLACE) so a
+re-deploy converges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from governance.sql import check_ident, fqn, ident, literal
+from snowmesh.deploy.statements import Kind, Statement
+from snowmesh.manifest.model import Column
+
+_SIZES = {"XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE"}
+
+
+def database(name: str, comment: str = "") -> Statement:
+    sql = f"CREATE DATABASE IF NOT EXISTS {ident(name)}"
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.DATABASE, name, sql)
+
+
+def schema(db: str, name: str) -> Statement:
+    return Statement(Kind.SCHEMA, f"{db}.{name}", f"CREATE SCHEMA IF NOT EXISTS {fqn(db, name)}")
+
+
+def managed_access(db: str, name: str) -> Statement:
+    """Managed access: only the schema owner grants on its objects, not each object's owner.
+
+    A separate ALTER (not CREATE ... WITH MANAGED ACCESS) so the CREATE runs on the local
+    account too; this part is an access control, recorded there like the grants.
+    """
+    return Statement(Kind.ACCESS_CONTROL, f"{db}.{name}", f"ALTER SCHEMA {fqn(db, name)} ENABLE MANAGED ACCESS")
+
+
+def warehouse(name: str, size: str, auto_suspend_seconds: int) -> Statement:
+    if size not in _SIZES:
+        raise ValueError(f"unknown warehouse size {size!r}")
+    sql = (
+        f"CREATE WAREHOUSE IF NOT EXISTS {ident(name)} WITH WAREHOUSE_SIZE = {literal(size)} "
+        f"AUTO_SUSPEND = {int(auto_suspend_seconds)} AUTO_RESUME = TRUE INITIALLY_SUSPENDED = TRUE"
+    )
+    return Statement(Kind.WAREHOUSE, name, sql)
+
+
+def resource_monitor(name: str, warehouse_name: str, credit_quota: int) -> list[Statement]:
+    create = (
+        f"CREATE RESOURCE MONITOR IF NOT EXISTS {ident(name)} WITH CREDIT_QUOTA = {int(credit_quota)} "
+        "FREQUENCY = MONTHLY START_TIMESTAMP = IMMEDIATELY "
+        "TRIGGERS ON 80 PERCENT DO NOTIFY ON 100 PERCENT DO SUSPEND ON 110 PERCENT DO SUSPEND_IMMEDIATE"
+    )
+    attach = f"ALTER WAREHOUSE {ident(warehouse_name)} SET RESOURCE_MONITOR = {ident(name)}"
+    return [Statement(Kind.RESOURCE_MONITOR, name, create), Statement(Kind.RESOURCE_MONITOR, name, attach)]
+
+
+def account_role(name: str, comment: str = "") -> Statement:
+    sql = f"CREATE ROLE IF NOT EXISTS {ident(name)}"
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.ACCOUNT_ROLE, name, sql)
+
+
+def database_role(db: str, name: str) -> Statement:
+    return Statement(Kind.DATABASE_ROLE, f"{db}.{name}", f"CREATE DATABASE ROLE IF NOT EXISTS {fqn(db, name)}")
+
+
+def _privs(privileges: Sequence[str]) -> str:
+    allowed = {
+        "USAGE", "OPERATE", "MONITOR", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
+        "CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE",
+        "CREATE TASK", "CREATE SCHEMA", "READ", "WRITE",
+    }  # fmt: skip
+    for p in privileges:
+        if p not in allowed:
+            raise ValueError(f"unknown privilege {p!r}")
+    return ", ".join(privileges)
+
+
+def grant_on(privileges: Sequence[str], object_type: str, object_name: Sequence[str], to_role: str, *,
+             database_role_of: str | None = None) -> Statement:
+    """GRANT <privs> ON <TYPE> <name> TO ROLE r / TO DATABASE ROLE db.r."""
+    if object_type not in {"DATABASE", "SCHEMA", "WAREHOUSE", "VIEW", "TABLE", "STAGE", "INTEGRATION"}:
+        raise ValueError(object_type)
+    grantee = f"DATABASE ROLE {fqn(database_role_of, to_role)}" if database_role_of else f"ROLE {ident(to_role)}"
+    sql = f"GRANT {_privs(privileges)} ON {object_type} {fqn(*object_name)} TO {grantee}"
+    return Statement(Kind.GRANT, ".".join(object_name), sql)
+
+
+def grant_on_all(privileges: Sequence[str], object_type: str, db: str, schema_name: str, to_db_role: str, *,
+                 future: bool) -> Statement:
+    """GRANT ... ON ALL|FUTURE TABLES|VIEWS IN SCHEMA db.s TO DATABASE ROLE db.r."""
+    if object_type not in {"TABLES", "VIEWS"}:
+        raise ValueError(object_type)
+    scope = "FUTURE" if future else "ALL"
+    sql = (
+        f"GRANT {_privs(privileges)} ON {scope} {object_type} IN SCHEMA {fqn(db, schema_name)} "
+        f"TO DATABASE ROLE {fqn(db, to_db_role)}"
+    )
+    return Statement(Kind.GRANT, f"{db}.{schema_name}", sql)
+
+
+def grant_database_role(db: str, role: str, *, to_role: str | None = None, to_db_role: str | None = None) -> Statement:
+    if (to_role is None) == (to_db_role is None):
+        raise ValueError("give exactly one grantee")
+    grantee = f"DATABASE ROLE {fqn(db, to_db_role)}" if to_db_role else f"ROLE {ident(to_role)}"
+    return Statement(Kind.GRANT, f"{db}.{role}", f"GRANT DATABASE ROLE {fqn(db, role)} TO {grantee}")
+
+
+def grant_role(role: str, to_role: str) -> Statement:
+    return Statement(Kind.GRANT, role, f"GRANT ROLE {ident(role)} TO ROLE {ident(to_role)}")
+
+
+def file_format_csv(db: str, schema_name: str, name: str) -> Statement:
+    # Snowflake CSV defaults, spelled out: fakesnow ignores a stage's default format, so COPY
+    # names this format explicitly (shared/EMULATION.md).
+    sql = (
+        f"CREATE FILE FORMAT IF NOT EXISTS {fqn(db, schema_name, name)} TYPE = CSV COMPRESSION = GZIP "
+        "SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE"
+    )
+    return Statement(Kind.FILE_FORMAT, f"{db}.{schema_name}.{name}", sql)
+
+
+def storage_integration(name: str, role_arn: str, buckets: Iterable[str]) -> Statement:
+    locations = ", ".join(literal(f"s3://{b}/") for b in buckets)
+    sql = (
+        f"CREATE STORAGE INTEGRATION IF NOT EXISTS {ident(name)} TYPE = EXTERNAL_STAGE "
+        f"STORAGE_PROVIDER = 'S3' ENABLED = TRUE STORAGE_AWS_ROLE_ARN = {literal(role_arn)} "
+        f"STORAGE_ALLOWED_LOCATIONS = ({locations})"
+    )
+    return Statement(Kind.STORAGE_INTEGRATION, name, sql)
+
+
+def external_stage(db: str, schema_name: str, name: str, bucket: str, integration: str, file_format: str) -> Statement:
+    sql = (
+        f"CREATE STAGE IF NOT EXISTS {fqn(db, schema_name, name)} URL = {literal(f's3://{bucket}/')} "
+        f"STORAGE_INTEGRATION = {ident(integration)} FILE_FORMAT = {fqn(db, schema_name, file_format)}"
+    )
+    # An external stage needs the integration (and IAM): rendered, recorded, never run locally.
+    return Statement(Kind.STORAGE_INTEGRATION, f"{db}.{schema_name}.{name}", sql)
+
+
+def internal_stage(db: str, schema_name: str, name: str) -> Statement:
+    return Statement(Kind.STAGE, f"{db}.{schema_name}.{name}", f"CREATE STAGE IF NOT EXISTS {fqn(db, schema_name, name)}")
+
+
+def column_def(c: Column, *, typed: bool = True) -> str:
+    type_ = check_type(c.type) if typed else "VARCHAR"
+    not_null = " NOT NULL" if typed and c.required else ""
+    return f"{ident(c.name)} {type_}{not_null}"
+
+
+def check_type(type_: str) -> str:
+    """Types come from validated manifests/contracts; re-check so no text slips into DDL."""
+    import re
+
+    if not re.fullmatch(r"(VARCHAR|NUMBER|FLOAT|BOOLEAN|DATE|TIMESTAMP_NTZ)(\(\d{1,2}(,\d{1,2})?\))?", type_):
+        raise ValueError(f"unsupported column type {type_!r}")
+    return type_
+
+
+def table(db: str, schema_name: str, name: str, columns: Sequence[str], *, transient: bool = False,
+          replace: bool = False, comment: str = "") -> Statement:
+    """``columns`` are already-rendered column definitions (see column_def)."""
+    head = "CREATE OR REPLACE" if replace else "CREATE"
+    kind = " TRANSIENT" if transient else ""
+    guard = "" if replace else " IF NOT EXISTS"
+    sql = f"{head}{kind} TABLE{guard} {fqn(db, schema_name, name)} ({', '.join(columns)})"
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.TABLE, f"{db}.{schema_name}.{name}", sql)
+
+
+def secure_view(db: str, schema_name: str, name: str, columns: Sequence[str], source: Sequence[str],
+                comment: str = "") -> Statement:
+    """A published product view: an explicit column list, so the contract -- not ``*`` -- is the interface."""
+    cols = ", ".join(ident(c) for c in columns)
+    sql = f"CREATE OR REPLACE SECURE VIEW {fqn(db, schema_name, name)}"
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    sql += f" AS SELECT {cols} FROM {fqn(*source)}"
+    return Statement(Kind.VIEW, f"{db}.{schema_name}.{name}", sql)

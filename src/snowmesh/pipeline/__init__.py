@@ -1,0 +1,1 @@
+"""The task graph: defined once (snowflake.core dagv1), walked locally or deployed as tasks."""

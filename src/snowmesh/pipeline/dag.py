@@ -1,0 +1,115 @@
+"""The mesh's task graphs, defined once from the manifests with snowflake.core's dagv1.
+
+One DAG per domain, because every task of a Snowflake task graph must live in one
+database/schema and have one owner -- the domain's. Each runs on its domain's cron and
+warehouse:
+
+    <DOMAIN>_INGEST -> BUILD_<P> -> VALIDATE_<P> -> PUBLISH_<P>   (per product)
+                                       ... -> <DOMAIN>_FINALIZE (finalizer: audit record)
+
+A product that reads another domain's product is ordered after the producer's publish:
+locally by walking the producer's DAG first, on a real account by the schedules (the
+consumer's cron runs later) plus the consumer's validation of its inputs' freshness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snowflake.core.task import Cron
+from snowflake.core.task.dagv1 import DAG, DAGTask
+
+from governance.sql import literal
+from snowmesh.manifest.model import Domain, Mesh, Product
+
+INGEST, BUILD, VALIDATE, PUBLISH, FINALIZE = "ingest", "build", "validate", "publish", "finalize"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    domain: str
+    kind: str
+    product: str | None = None  # DOMAIN.PRODUCT
+
+    @property
+    def label(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+
+def procedure_name(p: Product) -> str:
+    return f"BUILD_{p.name}"
+
+
+def _definition(d: Domain, spec: TaskSpec) -> str:
+    """The SQL each task runs on a real account (procedures deployed from snowflake.yml)."""
+    if spec.kind == INGEST:
+        return f'CALL "{d.database}"."RAW"."INGEST"()'
+    if spec.kind == BUILD:
+        assert spec.product
+        return f'CALL "{d.database}"."STAGING"."BUILD_{spec.product.split(".")[1]}"()'
+    if spec.kind == VALIDATE:
+        return f'CALL "GOVERNANCE_DB"."CATALOG"."VALIDATE_PRODUCT"({literal(spec.product)})'
+    if spec.kind == PUBLISH:
+        return f'CALL "GOVERNANCE_DB"."CATALOG"."PUBLISH_PRODUCT"({literal(spec.product)})'
+    return f'CALL "GOVERNANCE_DB"."AUDIT"."RECORD_DAG_RUN"({literal(d.name)})'
+
+
+def domain_dag(d: Domain) -> tuple[DAG, dict[str, TaskSpec]]:
+    specs: dict[str, TaskSpec] = {}
+    with DAG(
+        f"{d.name}_PIPELINE",
+        schedule=Cron(d.cron, d.timezone),
+        warehouse=d.warehouse.name,
+        comment=f"snowmesh pipeline of the {d.name} domain",
+        allow_overlapping_execution=False,
+        suspend_task_after_num_failures=3,
+    ) as dag:
+
+        def task(spec: TaskSpec, *, finalizer: bool = False) -> DAGTask:
+            specs[spec.name] = spec
+            return DAGTask(spec.name, _definition(d, spec), warehouse=d.warehouse.name, is_finalizer=finalizer or None)
+
+        ingest = task(TaskSpec(f"{d.name}_INGEST", d.name, INGEST))
+        for p in d.products:
+            build = task(TaskSpec(f"BUILD_{p.name}", d.name, BUILD, p.key))
+            validate = task(TaskSpec(f"VALIDATE_{p.name}", d.name, VALIDATE, p.key))
+            publish = task(TaskSpec(f"PUBLISH_{p.name}", d.name, PUBLISH, p.key))
+            ingest >> build >> validate >> publish
+        # In-domain product dependencies: build after the upstream product's publish.
+        for p in d.products:
+            for up in p.inputs:
+                if not up.is_raw and up.namespace == d.name:
+                    dag.get_task(f"PUBLISH_{up.name}") >> dag.get_task(f"BUILD_{p.name}")
+        task(TaskSpec(f"{d.name}_FINALIZE", d.name, FINALIZE), finalizer=True)
+    return dag, specs
+
+
+def _domain_order(mesh: Mesh) -> list[Domain]:
+    order: list[str] = []
+    for p in mesh.products_in_order():
+        if p.domain not in order:
+            order.append(p.domain)
+    order += [d.name for d in mesh.domains if d.name not in order]
+    return [mesh.domain(n) for n in order]
+
+
+def mesh_dags(mesh: Mesh) -> list[tuple[Domain, DAG, dict[str, TaskSpec]]]:
+    """Every domain's DAG, producers before consumers."""
+    return [(d, *domain_dag(d)) for d in _domain_order(mesh)]
+
+
+def walk(dag: DAG, specs: dict[str, TaskSpec]) -> list[TaskSpec]:
+    """Tasks of one DAG in dependency order (Kahn), the finalizer last."""
+    tasks = [t for t in dag.tasks if not specs[t.name].kind == FINALIZE]
+    done: list[str] = []
+    pending = {t.name: {p.name for p in t.predecessors} for t in tasks}
+    while pending:
+        ready = sorted(n for n, preds in pending.items() if preds <= set(done))
+        if not ready:
+            raise RuntimeError(f"cycle in DAG {dag.name}: {sorted(pending)}")
+        for n in ready:
+            done.append(n)
+            del pending[n]
+    finalizers = [t.name for t in dag.tasks if specs[t.name].kind == FINALIZE]
+    return [specs[n] for n in done + finalizers]

@@ -1,0 +1,123 @@
+"""``mesh run``: deploy, land, then walk every domain's task graph in dependency order."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from snowmesh.console import Reporter
+from snowmesh.deploy.apply import ApplyResult, apply
+from snowmesh.deploy.plan import build_plan
+from snowmesh.errors import StepFailed
+from snowmesh.ingest import SourceLoad
+from snowmesh.manifest.model import Mesh
+from snowmesh.pipeline import steps
+from snowmesh.pipeline.dag import BUILD, FINALIZE, INGEST, PUBLISH, VALIDATE, mesh_dags, walk
+from snowmesh.target import Target
+
+TASK_RUNS = "GOVERNANCE_DB.AUDIT.TASK_RUNS"
+_TASK_RUNS_DDL = (
+    'CREATE TABLE IF NOT EXISTS "GOVERNANCE_DB"."AUDIT"."TASK_RUNS" ("RUN_ID" VARCHAR NOT NULL, '
+    '"DAG" VARCHAR NOT NULL, "TASK" VARCHAR NOT NULL, "STATUS" VARCHAR NOT NULL, "STARTED_AT" TIMESTAMP_NTZ, '
+    '"ENDED_AT" TIMESTAMP_NTZ, "SECONDS" FLOAT, "WAREHOUSE" VARCHAR, "MESSAGE" VARCHAR)'
+)
+
+
+@dataclass
+class TaskRun:
+    dag: str
+    task: str
+    status: str
+    seconds: float
+    warehouse: str
+    message: str = ""
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    deploy: ApplyResult | None = None
+    loads: list[SourceLoad] = field(default_factory=list)
+    products: dict[str, steps.ProductOutcome] = field(default_factory=dict)
+    tasks: list[TaskRun] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(t.status == "SUCCEEDED" for t in self.tasks) and all(
+            o.published for o in self.products.values()
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _audit(target: Target, run_id: str, run: TaskRun, started: datetime) -> None:
+    with target.conn.cursor() as cur:
+        cur.execute(
+            'INSERT INTO "GOVERNANCE_DB"."AUDIT"."TASK_RUNS" ("RUN_ID", "DAG", "TASK", "STATUS", "STARTED_AT", '
+            '"ENDED_AT", "SECONDS", "WAREHOUSE", "MESSAGE") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
+            (run_id, run.dag, run.task, run.status, started, _now(), run.seconds, run.warehouse, run.message[:2000]),
+        )
+
+
+def deploy(target: Target, mesh: Mesh, reporter: Reporter) -> ApplyResult:
+    plan = build_plan(mesh, local=target.is_local)
+    return apply(target, plan.statements, reporter, description="deploy")
+
+
+def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport) -> None:
+    target.sql('CREATE SCHEMA IF NOT EXISTS "GOVERNANCE_DB"."AUDIT"')
+    target.sql(_TASK_RUNS_DDL)
+    for domain, dag, specs in mesh_dags(mesh):
+        order = walk(dag, specs)
+        wh = domain.warehouse.name
+        blocked: set[str] = set()  # products whose earlier step failed: later steps skip
+        with reporter.progress(f"{dag.name}", total=len(order)) as advance:
+            for spec in order:
+                started, t0 = _now(), time.perf_counter()
+                status, message = "SUCCEEDED", ""
+                # USE WAREHOUSE bills the step to its domain (a no-op on the local account).
+                target.sql(f'USE WAREHOUSE "{wh}"')
+                try:
+                    if spec.kind == INGEST:
+                        report.loads.extend(steps.run_ingest(target, mesh, spec.domain, reporter))
+                    elif spec.kind == FINALIZE:
+                        failed = [t for t in report.tasks if t.dag == dag.name and t.status != "SUCCEEDED"]
+                        message = f"{len(failed)} task(s) did not succeed" if failed else "all tasks succeeded"
+                    else:
+                        assert spec.product is not None
+                        p = mesh.product(spec.product)
+                        outcome = report.products.setdefault(p.key, steps.ProductOutcome(p.key))
+                        if p.key in blocked:
+                            status, message = "SKIPPED", "an earlier step of this product failed"
+                        elif spec.kind == BUILD:
+                            steps.run_build(target, mesh, p, outcome)
+                            message = f"{outcome.staged_rows} rows staged"
+                        elif spec.kind == VALIDATE:
+                            steps.run_validate(target, mesh, p, report.run_id, outcome)
+                            if not outcome.validation_passed:
+                                status, message = "FAILED", "; ".join(outcome.failed_checks)[:2000]
+                                blocked.add(p.key)
+                        elif spec.kind == PUBLISH:
+                            steps.run_publish(target, mesh, p, reporter, outcome)
+                            message = outcome.message or f"{outcome.published_rows} rows published"
+                except StepFailed as exc:
+                    status, message = "FAILED", exc.message
+                except Exception as exc:  # a task failure is a result of the run, audited, not a crash
+                    status, message = "FAILED", f"{type(exc).__name__}: {exc}"
+                    if spec.product:
+                        blocked.add(spec.product)
+                run = TaskRun(dag.name, spec.name, status, time.perf_counter() - t0, wh, message)
+                report.tasks.append(run)
+                _audit(target, report.run_id, run, started)
+                advance(1)
+
+
+def run_mesh(target: Target, mesh: Mesh, reporter: Reporter) -> RunReport:
+    report = RunReport(run_id=uuid.uuid4().hex[:12])
+    report.deploy = deploy(target, mesh, reporter)
+    walk_mesh(target, mesh, reporter, report)
+    return report

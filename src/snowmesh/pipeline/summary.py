@@ -1,0 +1,98 @@
+"""The end-of-run summary: loads, products, contract status, and the top campaigns by ROI."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+
+from governance.sql import fqn
+from snowmesh.generate import LandedFile
+from snowmesh.manifest.model import PRODUCTS, Mesh
+from snowmesh.pipeline.runner import RunReport
+from snowmesh.target import Target
+
+ROI_PRODUCT = "FINANCE.CAMPAIGN_ROI"
+
+
+@dataclass(frozen=True)
+class RoiRow:
+    campaign_id: str
+    campaign_name: str
+    channel: str
+    revenue: Decimal
+    spend: Decimal
+    roi: Decimal | None
+    roas: Decimal | None
+
+
+def top_roi(target: Target, mesh: Mesh, limit: int = 10) -> list[RoiRow]:
+    """Top campaigns by ROI over the whole period, aggregated in the warehouse from the published view."""
+    try:
+        p = mesh.product(ROI_PRODUCT)
+    except KeyError:
+        return []
+    view = fqn(mesh.domain(p.domain).database, PRODUCTS, p.view)
+    exists = target.sql(
+        f"SELECT COUNT(*) FROM {fqn(mesh.domain(p.domain).database, 'INFORMATION_SCHEMA', 'VIEWS')} "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (PRODUCTS, p.view),
+    )[0][0]
+    if not exists:
+        return []
+    rows = target.sql(
+        f'SELECT "CAMPAIGN_ID", MAX("CAMPAIGN_NAME"), MAX("CHANNEL"), SUM("REVENUE_USD") AS REV, SUM("SPEND_USD") AS SPEND, '
+        f'(SUM("REVENUE_USD") - SUM("SPEND_USD")) / NULLIF(SUM("SPEND_USD"), 0) AS ROI, '
+        f'SUM("REVENUE_USD") / NULLIF(SUM("SPEND_USD"), 0) AS ROAS '
+        f'FROM {view} GROUP BY "CAMPAIGN_ID" ORDER BY ROI DESC NULLS LAST, "CAMPAIGN_ID" LIMIT {int(limit)}'
+    )
+    return [RoiRow(*r) for r in rows]
+
+
+def _fmt(v: object, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{float(v):.1%}" if pct else f"{float(v):,.2f}"
+
+
+def render_summary(console: Console, report: RunReport, landed: list[LandedFile], roi: list[RoiRow]) -> None:
+    generated: dict[str, int] = defaultdict(int)
+    for f in landed:
+        generated[f.source] += f.rows
+    loads = Table(title=f"Ingestion (run {report.run_id})")
+    for col in ("domain", "source", "files new", "files skipped", "rows landed", "loaded", "quarantined"):
+        loads.add_column(col, justify="right" if col not in ("domain", "source") else "left")
+    for l in report.loads:
+        loads.add_row(l.domain, l.source, str(l.files_new), str(l.files_skipped), f"{l.rows_landed:,}",
+                      f"{l.rows_loaded:,}", f"{l.rows_quarantined:,}")
+    console.print(loads)
+
+    products = Table(title="Data products")
+    for col in ("product", "staged rows", "contract", "published", "rows serving", "note"):
+        products.add_column(col)
+    for key, o in report.products.items():
+        contract = "-" if o.validation_passed is None else ("[green]passed[/]" if o.validation_passed else "[red]FAILED[/]")
+        note = "; ".join(o.failed_checks)[:80] if o.failed_checks else ""
+        products.add_row(key, _fmt_int(o.staged_rows), contract, "yes" if o.published else "[red]no[/]",
+                         _fmt_int(o.published_rows), note)
+    console.print(products)
+
+    if roi:
+        t = Table(title="Top campaigns by ROI (FINANCE.CAMPAIGN_ROI_V1, whole period)")
+        for col in ("campaign", "name", "channel", "revenue USD", "spend USD", "ROI", "ROAS"):
+            t.add_column(col, justify="right" if col in ("revenue USD", "spend USD", "ROI", "ROAS") else "left")
+        for r in roi:
+            t.add_row(r.campaign_id, r.campaign_name[:32], r.channel, _fmt(r.revenue), _fmt(r.spend), _fmt(r.roi, True),
+                      _fmt(r.roas))
+        console.print(t)
+    failed = [t for t in report.tasks if t.status != "SUCCEEDED"]
+    if failed:
+        for t in failed:
+            console.print(f"[red]{t.dag}.{t.task} {t.status}[/]: {t.message}")
+
+
+def _fmt_int(v: int | None) -> str:
+    return "-" if v is None else f"{v:,}"
