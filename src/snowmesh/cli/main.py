@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 
 from snowmesh.cli.ui import RichReporter, console, print_error
@@ -104,7 +105,8 @@ def main() -> None:  # pragma: no cover - console script wrapper
 def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI and map expected failures to exit codes, with no traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone_mode=False: click returns typer.Exit's code instead of exiting.
+        rc = app(args=argv, standalone_mode=False)
     except MeshError as exc:
         if _state["debug"]:
             raise
@@ -112,12 +114,12 @@ def run_app(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
-    except (typer.BadParameter, __import__("click").UsageError) as exc:
+    except click.UsageError as exc:
         print_error(InputError(str(exc)))
         return 2
-    except __import__("click").exceptions.Abort:
+    except click.exceptions.Abort:
         return 130
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 def entry() -> None:

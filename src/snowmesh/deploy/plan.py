@@ -181,11 +181,11 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     return plan
 
 
-def publish_view(mesh: Mesh, p: Product) -> Statement:
+def publish_view(mesh: Mesh, p: Product, *, local: bool = False) -> Statement:
     d = mesh.domain(p.domain)
     return r.secure_view(
         d.database, PRODUCTS, p.view, contract_columns(mesh, p), [d.database, PRODUCTS, p.name],
-        comment=f"{p.key} v{p.major}: see {p.contract}",
+        comment=f"{p.key} v{p.major}: see {p.contract}", copy_grants=not local,
     )
 
 

@@ -174,11 +174,13 @@ def table(db: str, schema_name: str, name: str, columns: Sequence[str], *, trans
 
 
 def secure_view(db: str, schema_name: str, name: str, columns: Sequence[str], source: Sequence[str],
-                comment: str = "") -> Statement:
+                comment: str = "", *, copy_grants: bool = True) -> Statement:
     """A published product view: an explicit column list, so the contract -- not ``*`` -- is the interface."""
     cols = ", ".join(ident(c) for c in columns)
+    # COPY GRANTS: re-publishing must not drop the consumers' SELECT on the view. fakesnow
+    # cannot parse it (and enforces no grants), so the local account renders it without.
     sql = f"CREATE OR REPLACE SECURE VIEW {fqn(db, schema_name, name)}"
     if comment:
         sql += f" COMMENT = {literal(comment)}"
-    sql += f" AS SELECT {cols} FROM {fqn(*source)}"
+    sql += f"{' COPY GRANTS' if copy_grants else ''} AS SELECT {cols} FROM {fqn(*source)}"
     return Statement(Kind.VIEW, f"{db}.{schema_name}.{name}", sql)

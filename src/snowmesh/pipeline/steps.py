@@ -83,10 +83,28 @@ def run_publish(target: Target, mesh: Mesh, p: Product, reporter: Reporter, outc
     if not outcome.validation_passed:
         outcome.message = "not published: contract validation failed; the previous version keeps serving"
         return
-    staged, published = staging_table(mesh, p), product_table(mesh, p)
-    target.sql(f"CREATE OR REPLACE TABLE {fqn(*published.split('.'))} CLONE {fqn(*staged.split('.'))}")
+    staged, published = fqn(*staging_table(mesh, p).split(".")), fqn(*product_table(mesh, p).split("."))
+    view = publish_view(mesh, p, local=target.is_local)
+    if target.is_local:
+        # fakesnow rejects CREATE OR REPLACE ... CLONE over an existing table; DuckDB has
+        # transactional DDL, so drop + clone in one transaction is just as atomic. The view
+        # comes after: a DuckDB transaction may write only one database, and fakesnow keeps
+        # view comments in another; views bind by name, so it serves throughout.
+        target.sql("BEGIN")
+        try:
+            target.sql(f"DROP TABLE IF EXISTS {published}")
+            target.sql(f"CREATE TABLE {published} CLONE {staged}")
+            target.sql("COMMIT")
+        except Exception:
+            target.sql("ROLLBACK")
+            raise
+        target.sql(view.sql)
+    else:
+        # An atomic replace and a zero-copy clone on Snowflake; COPY GRANTS keeps consumers' SELECT.
+        target.sql(f"CREATE OR REPLACE TABLE {published} CLONE {staged} COPY GRANTS")
+        target.sql(view.sql)
     plan = build_plan(mesh, local=target.is_local)
     grants = [g for g in plan.publish_grants if g.object_name.endswith(f".{p.view}")]
-    apply(target, [publish_view(mesh, p), *grants], reporter, description=f"publish {p.view}")
+    apply(target, grants, reporter, description=f"grant {p.view}")
     outcome.published = True
-    outcome.published_rows = count_rows(target, published)
+    outcome.published_rows = count_rows(target, product_table(mesh, p))
