@@ -22,6 +22,7 @@ from snowmesh.console import Reporter
 from snowmesh.deploy import render
 from snowmesh.deploy.plan import FILE_FORMAT, LEDGER, STAGE
 from snowmesh.manifest.model import RAW, Column, Domain, Source
+from snowmesh.local import servers
 from snowmesh.target import Target
 
 # fakesnow's TRY_TO_TIMESTAMP raises on text it cannot parse (instead of returning NULL),
@@ -110,7 +111,7 @@ class _LocalLoader(_Loader):
         cols = [render.column_def(c, typed=False) for c in s.columns]
         t.sql(render.table(d.database, RAW, scratch, cols, transient=True, replace=True).sql)
         names = ", ".join(ident(c.name) for c in s.columns)
-        with tempfile.TemporaryDirectory(dir=t.root / ".mesh" / "tmp") as tmp:
+        with tempfile.TemporaryDirectory(dir=servers.state_dir(t.root) / "tmp") as tmp:
             for key in keys:
                 local = Path(tmp) / key
                 local.parent.mkdir(parents=True, exist_ok=True)

@@ -93,9 +93,19 @@ def deploy(
                   f"({result.already_recorded} already recorded) for the real account")
 
 
-from snowmesh.cli import run_cmd  # noqa: E402  (registers `run` and `generate`)
+def _register_commands() -> None:
+    """Each ``snowmesh/cli/<noun>_cmd.py`` module adds its commands with ``register(app)``."""
+    import importlib
+    import pkgutil
 
-run_cmd.register(app)
+    import snowmesh.cli as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.endswith("_cmd"):
+            importlib.import_module(f"snowmesh.cli.{info.name}").register(app)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover - console script wrapper

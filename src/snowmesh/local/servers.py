@@ -42,7 +42,9 @@ class LocalServers:
 
 
 def state_dir(root: Path) -> Path:
-    return root / ".mesh"
+    """``<project>/.mesh``, or $SNOWMESH_STATE_DIR (tests and the CI gate use a scratch account)."""
+    override = os.environ.get("SNOWMESH_STATE_DIR")
+    return Path(override) if override else root / ".mesh"
 
 
 def db_dir(root: Path) -> Path:
