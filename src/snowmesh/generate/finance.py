@@ -78,7 +78,7 @@ def _orders(core: ClickCore, n: int, seed: int, corrupt_fraction: float) -> Sour
 
     customer = g.integers(1, max(50, n // 3) + 1, n)
     currency = g.choice(len(CURRENCIES), size=n, p=_CURRENCY_P)
-    cents = np.maximum(100, np.rint(g.lognormal(4.2, 0.7, n) * 100)).astype(np.int64)
+    cents = np.maximum(100, np.rint(g.lognormal(3.6, 0.6, n) * 100)).astype(np.int64)
 
     order = np.argsort(at, kind="stable")
     at, click, attributed, utm_only = at[order], click[order], attributed[order], utm_only[order]

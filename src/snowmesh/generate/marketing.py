@@ -49,7 +49,7 @@ from snowmesh.generate.common import (
 )
 
 CHANNELS = ("search", "social", "display", "email", "video")
-_CPC_USD = np.array([1.60, 0.85, 0.35, 0.20, 0.65])  # typical cost per click, per channel
+_CPC_USD = np.array([2.40, 1.30, 0.90, 0.60, 1.10])  # typical cost per click, per channel
 _COST_SIGMA = 0.35  # log-normal spread of the cost around it
 _UTM_MEDIUM = ("cpc", "paid_social", "display", "email", "video")
 _UTM_SOURCES = (

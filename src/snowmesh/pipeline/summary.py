@@ -43,11 +43,14 @@ def top_roi(target: Target, mesh: Mesh, limit: int = 10) -> list[RoiRow]:
     )[0][0]
     if not exists:
         return []
+    # Cast the sums: fakesnow sums NUMBER(16,2) as DOUBLE; Snowflake keeps NUMBER either way.
     rows = target.sql(
-        f'SELECT "CAMPAIGN_ID", MAX("CAMPAIGN_NAME"), MAX("CHANNEL"), SUM("REVENUE_USD") AS REV, SUM("SPEND_USD") AS SPEND, '
-        f'(SUM("REVENUE_USD") - SUM("SPEND_USD")) / NULLIF(SUM("SPEND_USD"), 0) AS ROI, '
-        f'SUM("REVENUE_USD") / NULLIF(SUM("SPEND_USD"), 0) AS ROAS '
-        f'FROM {view} GROUP BY "CAMPAIGN_ID" ORDER BY ROI DESC NULLS LAST, "CAMPAIGN_ID" LIMIT {int(limit)}'
+        'SELECT "CAMPAIGN_ID", MAX("CAMPAIGN_NAME"), MAX("CHANNEL"), REV, SPEND, '
+        "(REV - SPEND) / NULLIF(SPEND, 0) AS ROI, REV / NULLIF(SPEND, 0) AS ROAS FROM ("
+        'SELECT "CAMPAIGN_ID", MAX("CAMPAIGN_NAME") AS "CAMPAIGN_NAME", MAX("CHANNEL") AS "CHANNEL", '
+        'SUM("REVENUE_USD")::NUMBER(18,2) AS REV, SUM("SPEND_USD")::NUMBER(18,2) AS SPEND '
+        f'FROM {view} GROUP BY "CAMPAIGN_ID") GROUP BY "CAMPAIGN_ID", REV, SPEND '
+        f'ORDER BY ROI DESC NULLS LAST, "CAMPAIGN_ID" LIMIT {int(limit)}'
     )
     return [RoiRow(*r) for r in rows]
 

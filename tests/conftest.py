@@ -1,0 +1,68 @@
+"""Shared fixtures: the repo root, and one small end-to-end run of the mesh on a scratch local account."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture()
+def project_copy(tmp_path: Path) -> Path:
+    """A writable copy of the manifests and contracts, for bad-input tests."""
+    for sub in ("domains", "contracts"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    return tmp_path
+
+
+@dataclass
+class MeshRun:
+    target: object
+    mesh: object
+    report: object
+    landed: list
+    options: object
+
+
+@pytest.fixture(scope="session")
+def scratch_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point the local account at a scratch state folder for the whole session."""
+    state = tmp_path_factory.mktemp("mesh-state")
+    old = os.environ.get("SNOWMESH_STATE_DIR")
+    os.environ["SNOWMESH_STATE_DIR"] = str(state)
+    yield state
+    if old is None:
+        os.environ.pop("SNOWMESH_STATE_DIR", None)
+    else:
+        os.environ["SNOWMESH_STATE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def mesh_run(scratch_state: Path) -> Iterator[MeshRun]:
+    """Run the whole mesh once at a small scale (what `mesh run` does) and keep the account open."""
+    from snowmesh.console import SilentReporter
+    from snowmesh.landing import LandOptions, land_mesh
+    from snowmesh.manifest import load_mesh
+    from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
+    from snowmesh.target import open_target
+
+    mesh = load_mesh(ROOT)
+    options = LandOptions(clicks=6_000, seed=7, corrupt_fraction=0.003, days=14)
+    reporter = SilentReporter()
+    with open_target(ROOT, None, keep_servers=False) as target:
+        report = RunReport(run_id="testrun00001")
+        report.deploy = deploy(target, mesh, reporter)
+        landed = land_mesh(target, mesh, options, reporter)
+        walk_mesh(target, mesh, reporter, report)
+        yield MeshRun(target, mesh, report, landed, options)
