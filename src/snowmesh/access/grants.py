@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from governance.sql import IdentifierError, check_ident
+
 from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Kind, Statement
@@ -37,6 +38,13 @@ _NAME_PARTS = {"DATABASE": 1, "WAREHOUSE": 1, "INTEGRATION": 1, "SCHEMA": 2, "TA
 
 class GrantSyntaxError(InputError):
     """Access-control SQL outside the renderer's grammar: the verifier refuses to guess."""
+
+
+def strict_ident(value: object) -> str:
+    """``check_ident``, but matched whole: its ``$`` anchor also accepts a trailing newline."""
+    if not isinstance(value, str) or not _PLAIN.fullmatch(value):
+        raise IdentifierError(f"{value!r} is not a plain Snowflake identifier")
+    return check_ident(value)
 
 
 class _Tokens:
@@ -83,10 +91,8 @@ class _Tokens:
         kind, value = self.peek()
         if kind != "q":
             raise self.error(f"expected a quoted identifier, found {value or 'the end'!r}")
-        if not _PLAIN.fullmatch(value):
-            raise self.error(f"{value!r} is not a plain Snowflake identifier")
         try:
-            check_ident(value)
+            strict_ident(value)
         except IdentifierError as exc:
             raise self.error(str(exc)) from None
         self.i += 1
@@ -246,5 +252,12 @@ def plan_graph(statements: Iterable[Statement]) -> Graph:
     return g
 
 
-__all__ = ["GrantSyntaxError", "parse_create_database_role", "parse_create_role", "parse_grant",
-           "parse_managed_access", "plan_graph"]
+__all__ = [
+    "GrantSyntaxError",
+    "parse_create_database_role",
+    "parse_create_role",
+    "parse_grant",
+    "parse_managed_access",
+    "plan_graph",
+    "strict_ident",
+]

@@ -127,7 +127,8 @@ class Reach:
 
     def render(self) -> str:
         hops = [str(r) for r in self.chain]
-        return " -> ".join([*hops, f"{self.grant.privilege} on {self.grant.on}"])
+        layer = " [terraform]" if self.grant.source == "terraform" else ""  # the SQL plan is the default layer
+        return " -> ".join([*hops, f"{self.grant.privilege} on {self.grant.on}{layer}"])
 
 
 @dataclass

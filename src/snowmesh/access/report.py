@@ -1,0 +1,82 @@
+"""Results of an access audit: data, not text. The CLI decides how to show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CHECKS: dict[str, str] = {
+    "graph": "the grant graph is well formed: grantees exist, database roles stay in their database, "
+             "schemas use managed access",
+    "isolation": "1. no role of one domain writes to or owns another domain's database, or uses its warehouse",
+    "consumer-surface": "2. a consumer reaches nothing of a producer but its published secure views",
+    "procedures": "3. each procedure reads its inputs and writes its output as its owner role",
+    "consumers": "4. every declared consumer reads the product's view, and no one else does",
+    "terraform-drift": "Terraform's consumer grants equal the rendered SQL grants",
+    "account-drift": "the account's grants equal what the manifests declare",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    message: str
+    path: str = ""  # the chain of roles and the privilege that cause it, when there is one
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"check": self.check, "message": self.message}
+        if self.path:
+            out["path"] = self.path
+        return out
+
+
+@dataclass
+class CheckResult:
+    id: str
+    proven: list[str] = field(default_factory=list)  # evidence: what holds, and through which path
+    violations: list[Violation] = field(default_factory=list)
+    skipped: str = ""  # why the check did not run (e.g. no terraform/ directory)
+
+    @property
+    def title(self) -> str:
+        return CHECKS[self.id]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def fail(self, message: str, path: str = "") -> None:
+        v = Violation(self.id, message, path)
+        if v not in self.violations:  # the same fact reached twice is one violation
+            self.violations.append(v)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "title": self.title, "ok": self.ok, "proven": self.proven,
+                               "violations": [v.to_dict() for v in self.violations]}
+        if self.skipped:
+            out["skipped"] = self.skipped
+        return out
+
+
+@dataclass
+class AuditReport:
+    source: str  # "plan + terraform", or "account <connection>"
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for c in self.checks for v in c.violations]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def check(self, id_: str) -> CheckResult:
+        return next(c for c in self.checks if c.id == id_)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "ok": self.ok, "violations": len(self.violations),
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+__all__ = ["CHECKS", "AuditReport", "CheckResult", "Violation"]
