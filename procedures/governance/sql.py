@@ -14,7 +14,7 @@ import re
 
 # A "plain" Snowflake identifier: unquoted-legal, and we keep it upper case so that the
 # quoted form is the same object as the unquoted one (Snowflake folds unquoted names up).
-_PLAIN = re.compile(r"^[A-Z_][A-Z0-9_$]{0,254}$")
+_PLAIN = re.compile(r"^[A-Z_][A-Z0-9_$]{0,254}\Z")  # \Z: "$" would accept a trailing newline
 
 # Words Snowflake reserves (docs: "Reserved & limited keywords"). A manifest may not name
 # an object with one of these: it would work only quoted and confuse everyone reading SQL.

@@ -13,7 +13,7 @@ would also skip a reloaded file.
 from __future__ import annotations
 
 import tempfile
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,80 +76,98 @@ def _reason_expr(columns: tuple[Column, ...]) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
-def typed_select(d: Domain, s: Source) -> str:
-    """Landing rows with raw and typed values side by side, plus the quarantine reason."""
+def typed_select(s: Source, rows: str) -> str:
+    """``rows`` (raw text columns + _FILE + _LINE) with typed values and the quarantine reason.
+
+    Evaluated once per row into the <SOURCE>_TYPED scratch table; the typed insert, the
+    quarantine insert and the per-file counts then read that table.
+    """
     inner_cols = []
     for c in s.columns:
         inner_cols.append(f"{ident(c.name)} AS {ident('R_' + c.name)}")
         inner_cols.append(f"{typed_expr(c, ident(c.name))} AS {ident('T_' + c.name)}")
-    inner = f"SELECT {', '.join(inner_cols)}, \"_FILE\", \"_LINE\" FROM {fqn(d.database, RAW, s.landing_table)}"
-    record = "OBJECT_CONSTRUCT(" + ", ".join(f"{literal(c.name)}, {ident('R_' + c.name)}" for c in s.columns) + ")"
-    return f"SELECT *, {_reason_expr(s.columns)} AS \"_REASON\", {record}::VARCHAR AS \"_RECORD\" FROM ({inner})"
+    inner = f"SELECT {', '.join(inner_cols)}, \"_FILE\", \"_LINE\" FROM {rows}"
+    return f"SELECT *, {_reason_expr(s.columns)} AS \"_REASON\" FROM ({inner})"
+
+
+def typed_table(d: Domain, s: Source) -> str:
+    return fqn(d.database, RAW, f"{s.name}_TYPED")
 
 
 class _Loader:
-    """Puts new files' rows into the landing table with their file name and line number."""
+    """Fills <SOURCE>_TYPED with the new files' rows, each with its file name and line number."""
 
-    def __init__(self, target: Target, d: Domain, s: Source, batch: str) -> None:
-        self.t, self.d, self.s, self.batch = target, d, s, batch
+    def __init__(self, target: Target, d: Domain, s: Source) -> None:
+        self.t, self.d, self.s = target, d, s
 
-    def load(self, keys: list[str], advance) -> None:  # pragma: no cover - interface
+    def load(self, keys: list[str], advance: Callable[[int], None]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
 class _LocalLoader(_Loader):
-    """Local account: S3 (moto) -> internal stage -> COPY per file.
+    """Local account: S3 (moto) -> internal stage -> COPY per file -> typed rows.
 
-    fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER, so each file is
-    copied alone into a scratch table and its line numbers come from DuckDB's preserved
-    insertion order (ROW_NUMBER() OVER ()); the real account uses the metadata columns.
+    fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER. So each file is
+    copied on its own into a scratch table whose AUTOINCREMENT column numbers rows in load
+    order (DuckDB preserves a file's order), the file name is set on the rows just loaded,
+    and the line is the row's offset in its file. The real account uses the metadata columns.
+    Statements per file stay short: fakesnow parses every statement, so the long typing
+    SELECT runs once for all files.
     """
 
-    def load(self, keys: list[str], advance) -> None:
+    def load(self, keys: list[str], advance: Callable[[int], None]) -> None:
         d, s, t = self.d, self.s, self.t
-        scratch = f"{s.name}_COPY"
-        cols = [render.column_def(c, typed=False) for c in s.columns]
-        t.sql(render.table(d.database, RAW, scratch, cols, transient=True, replace=True).sql)
+        scratch = fqn(d.database, RAW, f"{s.name}_COPY")
+        cols = [render.column_def(c, typed=False) for c in s.columns] + ['"_FILE" VARCHAR', '"_SEQ" NUMBER AUTOINCREMENT']
+        # fakesnow puts the AUTOINCREMENT sequence in the *current* database, and a DuckDB
+        # transaction may write only one database: make the domain's RAW schema current.
+        t.sql(f"USE SCHEMA {fqn(d.database, RAW)}")
+        t.sql(render.table(d.database, RAW, f"{s.name}_COPY", cols, transient=True, replace=True).sql)
         names = ", ".join(ident(c.name) for c in s.columns)
+        stage = fqn(d.database, RAW, STAGE)
         with tempfile.TemporaryDirectory(dir=servers.state_dir(t.root) / "tmp") as tmp:
             for key in keys:
                 local = Path(tmp) / key
                 local.parent.mkdir(parents=True, exist_ok=True)
                 t.s3.download_file(d.bucket, key, str(local))
-                stage_dir = key.rsplit("/", 1)[0]
-                t.sql(f"PUT 'file://{local}' @{fqn(d.database, RAW, STAGE)}/{stage_dir}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
-                t.sql(f"TRUNCATE TABLE {fqn(d.database, RAW, scratch)}")
+                t.sql(f"PUT 'file://{local}' @{stage}/{key.rsplit('/', 1)[0]}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
                 t.sql(
-                    f"COPY INTO {fqn(d.database, RAW, scratch)} ({names}) FROM @{fqn(d.database, RAW, STAGE)}/{key} "
+                    f"COPY INTO {scratch} ({names}) FROM @{stage}/{key} "
                     f"FILE_FORMAT = (FORMAT_NAME = '{d.database}.{RAW}.{FILE_FORMAT}') FORCE = TRUE"
                 )
-                t.sql(
-                    f"INSERT INTO {fqn(d.database, RAW, s.landing_table)} ({names}, \"_FILE\", \"_LINE\", \"_BATCH_ID\") "
-                    f"SELECT {names}, %s, ROW_NUMBER() OVER () + 1, %s FROM {fqn(d.database, RAW, scratch)}",
-                    (key, self.batch),
-                )
+                t.sql(f'UPDATE {scratch} SET "_FILE" = {literal(key)} WHERE "_FILE" IS NULL')
                 local.unlink()
                 advance(1)
-        t.sql(f"DROP TABLE IF EXISTS {fqn(d.database, RAW, scratch)}")
+        # Header is line 1, so a file's first data row (its lowest _SEQ) is line 2.
+        rows = (
+            f'(SELECT {names}, "_FILE", "_SEQ" - MIN("_SEQ") OVER (PARTITION BY "_FILE") + 2 AS "_LINE" '
+            f"FROM {scratch})"
+        )
+        t.sql(f"INSERT INTO {typed_table(d, s)} {typed_select(s, rows)}")
+        t.sql(f"DROP TABLE IF EXISTS {scratch}")
 
 
 class _RealLoader(_Loader):
     """Real account: one COPY from the external stage, with file name and row number metadata."""
 
-    def load(self, keys: list[str], advance) -> None:
+    def load(self, keys: list[str], advance: Callable[[int], None]) -> None:
         d, s = self.d, self.s
+        landing = fqn(d.database, RAW, s.landing_table)
         names = ", ".join(ident(c.name) for c in s.columns)
         positions = ", ".join(f"${i}" for i in range(1, len(s.columns) + 1))
+        self.t.sql(f"TRUNCATE TABLE {landing}")
         for i in range(0, len(keys), 1000):  # COPY takes at most 1000 files per FILES list
             chunk = keys[i : i + 1000]
             files = ", ".join(literal(k) for k in chunk)
             self.t.sql(
-                f"COPY INTO {fqn(d.database, RAW, s.landing_table)} ({names}, \"_FILE\", \"_LINE\", \"_BATCH_ID\") "
-                f"FROM (SELECT {positions}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER + 1, {literal(self.batch)} "
+                f"COPY INTO {landing} ({names}, \"_FILE\", \"_LINE\") "
+                f"FROM (SELECT {positions}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER + 1 "
                 f"FROM @{fqn(d.database, RAW, STAGE)}) FILES = ({files}) "
                 f"FILE_FORMAT = (FORMAT_NAME = '{d.database}.{RAW}.{FILE_FORMAT}')"
             )
             advance(len(chunk))
+        self.t.sql(f"INSERT INTO {typed_table(d, s)} {typed_select(s, landing)}")
+        self.t.sql(f"TRUNCATE TABLE {landing}")
 
 
 def _list_keys(target: Target, bucket: str, prefix: str) -> list[str]:
@@ -170,33 +188,34 @@ def ingest_source(target: Target, d: Domain, s: Source, reporter: Reporter) -> S
     result.files_new = len(new)
     if not new:
         return result
-    batch = uuid.uuid4().hex
-    landing = fqn(d.database, RAW, s.landing_table)
-    target.sql(f"TRUNCATE TABLE {landing}")
-    loader = (_LocalLoader if target.is_local else _RealLoader)(target, d, s, batch)
+    typed = typed_table(d, s)
+    # An empty table with the typed columns' types, filled by the loader.
+    target.sql(
+        f"CREATE OR REPLACE TRANSIENT TABLE {typed} AS "
+        f"{typed_select(s, fqn(d.database, RAW, s.landing_table))} WHERE 1 = 0"
+    )
+    loader = (_LocalLoader if target.is_local else _RealLoader)(target, d, s)
     with reporter.progress(f"{d.name}.{s.name}: load {len(new)} files", total=len(new)) as advance:
         loader.load(new, advance)
 
-    typed = typed_select(d, s)
     cols = ", ".join(ident(c.name) for c in s.columns)
     t_cols = ", ".join(ident("T_" + c.name) for c in s.columns)
+    record = "OBJECT_CONSTRUCT(" + ", ".join(f"{literal(c.name)}, {ident('R_' + c.name)}" for c in s.columns) + ")"
     target.sql("BEGIN")
     try:
         target.sql(
             f"INSERT INTO {fqn(d.database, RAW, s.name)} ({cols}, \"_FILE\", \"_LINE\", \"_LOADED_AT\") "
-            f"SELECT {t_cols}, \"_FILE\", \"_LINE\", SYSDATE() FROM ({typed}) WHERE \"_REASON\" IS NULL"
+            f"SELECT {t_cols}, \"_FILE\", \"_LINE\", SYSDATE() FROM {typed} WHERE \"_REASON\" IS NULL"
         )
         target.sql(
             f"INSERT INTO {fqn(d.database, RAW, s.quarantine_table)} "
             '("_FILE", "_LINE", "REASON", "RECORD", "_QUARANTINED_AT") '
-            f"SELECT \"_FILE\", \"_LINE\", \"_REASON\", \"_RECORD\", SYSDATE() FROM ({typed}) "
+            f"SELECT \"_FILE\", \"_LINE\", \"_REASON\", {record}::VARCHAR, SYSDATE() FROM {typed} "
             'WHERE "_REASON" IS NOT NULL'
         )
         per_file = {
             f: (int(n), int(ok))
-            for f, n, ok in target.sql(
-                f'SELECT "_FILE", COUNT(*), COUNT_IF("_REASON" IS NULL) FROM ({typed}) GROUP BY "_FILE"'
-            )
+            for f, n, ok in target.sql(f'SELECT "_FILE", COUNT(*), COUNT_IF("_REASON" IS NULL) FROM {typed} GROUP BY "_FILE"')
         }
         rows = []
         for key in new:
@@ -215,7 +234,7 @@ def ingest_source(target: Target, d: Domain, s: Source, reporter: Reporter) -> S
     except Exception:
         target.sql("ROLLBACK")
         raise
-    target.sql(f"TRUNCATE TABLE {landing}")
+    target.sql(f"DROP TABLE IF EXISTS {typed}")
     return result
 
 

@@ -1,0 +1,90 @@
+"""Benchmark ``mesh run`` end to end at several scales: wall time per step and peak memory.
+
+    .venv/bin/python bench/bench_run.py                 # 100k and 1M clicks
+    .venv/bin/python bench/bench_run.py 100000 1000000 10000000
+
+Each scale runs on a fresh scratch local account (SNOWMESH_STATE_DIR in a temp folder).
+Transactions scale with clicks (a tenth). Peak memory is the client's max RSS plus the
+fakesnow and moto servers' peak RSS (VmHWM), each measured by the kernel. Results are
+printed and appended to bench/results/run.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_scale(clicks: int) -> dict:
+    from snowmesh.console import SilentReporter
+    from snowmesh.landing import LandOptions, land_mesh
+    from snowmesh.local import servers
+    from snowmesh.manifest import load_mesh
+    from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
+    from snowmesh.target import open_target
+
+    mesh = load_mesh(ROOT)
+    reporter = SilentReporter()
+    steps: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="mesh-bench-") as state:
+        os.environ["SNOWMESH_STATE_DIR"] = state
+        t0 = time.perf_counter()
+        with open_target(ROOT, None, keep_servers=False) as target:
+            steps["start local account"] = time.perf_counter() - t0
+            srv = servers.running(ROOT)
+            t = time.perf_counter()
+            report = RunReport(run_id=f"bench{clicks}")
+            report.deploy = deploy(target, mesh, reporter)
+            steps["deploy"] = time.perf_counter() - t
+            t = time.perf_counter()
+            land_mesh(target, mesh, LandOptions(clicks=clicks, seed=42), reporter)
+            steps["generate + land in S3"] = time.perf_counter() - t
+            walk_mesh(target, mesh, reporter, report)
+            for task in report.tasks:
+                steps[f"{task.dag}.{task.task}"] = task.seconds
+            server_peak = sum(_vm_hwm_kib(s.pid) for s in (srv.snowflake, srv.s3)) if srv else 0
+        total = time.perf_counter() - t0
+    client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    ok = all(t.status == "SUCCEEDED" for t in report.tasks)
+    return {
+        "clicks": clicks,
+        "ok": ok,
+        "total_s": round(total, 2),
+        "peak_rss_mib": round((client_peak + server_peak) / 1024, 1),
+        "client_peak_mib": round(client_peak / 1024, 1),
+        "servers_peak_mib": round(server_peak / 1024, 1),
+        "rows": {l.source: l.rows_landed for l in report.loads},
+        "steps_s": {k: round(v, 2) for k, v in steps.items()},
+    }
+
+
+def main(argv: list[str]) -> None:
+    scales = [int(a) for a in argv] or [100_000, 1_000_000]
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    for clicks in scales:
+        result = run_scale(clicks)
+        print(json.dumps(result, indent=2))
+        with open(out / "run.jsonl", "a") as f:
+            f.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
