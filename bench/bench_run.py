@@ -32,6 +32,19 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
+def _quarantine_matches(target, mesh, landed) -> bool:
+    """At scale too, every quarantined (file, line) is exactly a row the generator corrupted."""
+    from governance.sql import fqn
+
+    for d in mesh.domains:
+        for s in d.sources:
+            expected = {(f.key, line) for f in landed if f.source == s.name for line, _ in f.corrupt_lines}
+            rows = target.sql(f'SELECT "_FILE", "_LINE" FROM {fqn(d.database, "RAW", s.quarantine_table)}')
+            if {(f, int(n)) for f, n in rows} != expected:
+                return False
+    return True
+
+
 def run_scale(clicks: int) -> dict:
     from snowmesh.console import SilentReporter
     from snowmesh.landing import LandOptions, land_mesh
@@ -54,11 +67,12 @@ def run_scale(clicks: int) -> dict:
             report.deploy = deploy(target, mesh, reporter)
             steps["deploy"] = time.perf_counter() - t
             t = time.perf_counter()
-            land_mesh(target, mesh, LandOptions(clicks=clicks, seed=42), reporter)
+            landed = land_mesh(target, mesh, LandOptions(clicks=clicks, seed=42), reporter)
             steps["generate + land in S3"] = time.perf_counter() - t
             walk_mesh(target, mesh, reporter, report)
             for task in report.tasks:
                 steps[f"{task.dag}.{task.task}"] = task.seconds
+            quarantine_exact = _quarantine_matches(target, mesh, landed)
             server_peak = sum(_vm_hwm_kib(s.pid) for s in (srv.snowflake, srv.s3)) if srv else 0
         total = time.perf_counter() - t0
     client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -71,6 +85,8 @@ def run_scale(clicks: int) -> dict:
         "client_peak_mib": round(client_peak / 1024, 1),
         "servers_peak_mib": round(server_peak / 1024, 1),
         "rows": {l.source: l.rows_landed for l in report.loads},
+        "quarantined": {l.source: l.rows_quarantined for l in report.loads},
+        "quarantine_lines_match_generator": quarantine_exact,
         "steps_s": {k: round(v, 2) for k, v in steps.items()},
     }
 

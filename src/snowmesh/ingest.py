@@ -13,12 +13,14 @@ would also skip a reloaded file.
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from governance.sql import fqn, ident, literal
 from snowmesh.console import Reporter
+from snowmesh.errors import StepFailed
 from snowmesh.deploy import render
 from snowmesh.deploy.plan import FILE_FORMAT, LEDGER, STAGE
 from snowmesh.manifest.model import RAW, Column, Domain, Source
@@ -105,46 +107,58 @@ class _Loader:
 
 
 class _LocalLoader(_Loader):
-    """Local account: S3 (moto) -> internal stage -> COPY per file -> typed rows.
+    """Local account: S3 (moto) -> internal stage -> one COPY -> typed rows.
 
-    fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER. So each file is
-    copied on its own into a scratch table whose AUTOINCREMENT column numbers rows in load
-    order (DuckDB preserves a file's order), the file name is set on the rows just loaded,
-    and the line is the row's offset in its file. The real account uses the metadata columns.
-    Statements per file stay short: fakesnow parses every statement, so the long typing
-    SELECT runs once for all files.
+    fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER. Instead the new
+    files are PUT under a batch folder with ordinal names, and one COPY loads them into a
+    scratch table whose AUTOINCREMENT column numbers rows in load order. fakesnow loads the
+    files one after another in name order and reports rows per file in that order, and DuckDB
+    keeps a gzip file's row order, so each file owns one contiguous range of that number:
+    the range gives the file, the offset in it the line. The tests check the lines against
+    the generator's. The real account uses the metadata columns instead.
     """
 
     def load(self, keys: list[str], advance: Callable[[int], None]) -> None:
         d, s, t = self.d, self.s, self.t
-        scratch = fqn(d.database, RAW, f"{s.name}_COPY")
-        cols = [render.column_def(c, typed=False) for c in s.columns] + ['"_FILE" VARCHAR', '"_SEQ" NUMBER AUTOINCREMENT']
+        scratch, ranges = fqn(d.database, RAW, f"{s.name}_COPY"), fqn(d.database, RAW, f"{s.name}_COPY_FILES")
+        cols = [render.column_def(c, typed=False) for c in s.columns] + ['"_SEQ" NUMBER AUTOINCREMENT']
         # fakesnow puts the AUTOINCREMENT sequence in the *current* database, and a DuckDB
         # transaction may write only one database: make the domain's RAW schema current.
         t.sql(f"USE SCHEMA {fqn(d.database, RAW)}")
         t.sql(render.table(d.database, RAW, f"{s.name}_COPY", cols, transient=True, replace=True).sql)
+        range_cols = ['"FILE_NAME" VARCHAR', '"FIRST_ROW" NUMBER', '"LAST_ROW" NUMBER']
+        t.sql(render.table(d.database, RAW, f"{s.name}_COPY_FILES", range_cols, transient=True, replace=True).sql)
         names = ", ".join(ident(c.name) for c in s.columns)
+        batch = f"batch-{uuid.uuid4().hex}"
         stage = fqn(d.database, RAW, STAGE)
         with tempfile.TemporaryDirectory(dir=servers.state_dir(t.root) / "tmp") as tmp:
-            for key in keys:
-                local = Path(tmp) / key
-                local.parent.mkdir(parents=True, exist_ok=True)
-                t.s3.download_file(d.bucket, key, str(local))
-                t.sql(f"PUT 'file://{local}' @{stage}/{key.rsplit('/', 1)[0]}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
-                t.sql(
-                    f"COPY INTO {scratch} ({names}) FROM @{stage}/{key} "
-                    f"FILE_FORMAT = (FORMAT_NAME = '{d.database}.{RAW}.{FILE_FORMAT}') FORCE = TRUE"
-                )
-                t.sql(f'UPDATE {scratch} SET "_FILE" = {literal(key)} WHERE "_FILE" IS NULL')
-                local.unlink()
+            for i, key in enumerate(keys):
+                t.s3.download_file(d.bucket, key, str(Path(tmp) / f"{i:07d}.csv.gz"))
                 advance(1)
-        # Header is line 1, so a file's first data row (its lowest _SEQ) is line 2.
+            t.sql(f"PUT 'file://{tmp}/*.csv.gz' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE PARALLEL=4")
+        result = t.sql(
+            f"COPY INTO {scratch} ({names}) FROM @{stage}/{batch}/ "
+            f"FILE_FORMAT = (FORMAT_NAME = '{d.database}.{RAW}.{FILE_FORMAT}') FORCE = TRUE PURGE = TRUE"
+        )
+        loaded = [(str(r[0]).rsplit("/", 1)[-1], int(r[3])) for r in result]
+        expected = [f"{i:07d}.csv.gz" for i in range(len(keys))]
+        if [name for name, _ in loaded] != expected:
+            raise StepFailed(f"{d.name}.{s.name}: COPY loaded files in an unexpected order: {loaded[:3]}...")
+        spans, first = [], 0
+        for key, (_, n) in zip(keys, loaded):
+            spans.append((key, first, first + n - 1))
+            first += n
+        with t.conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {ranges} VALUES (%s, %s, %s)", spans)
+        # Header is line 1, so a file's first data row is line 2.
         rows = (
-            f'(SELECT {names}, "_FILE", "_SEQ" - MIN("_SEQ") OVER (PARTITION BY "_FILE") + 2 AS "_LINE" '
-            f"FROM {scratch})"
+            f'(SELECT {names}, f."FILE_NAME" AS "_FILE", r."_N" - f."FIRST_ROW" + 2 AS "_LINE" FROM '
+            f'(SELECT *, "_SEQ" - MIN("_SEQ") OVER () AS "_N" FROM {scratch}) r '
+            f'JOIN {ranges} f ON r."_N" BETWEEN f."FIRST_ROW" AND f."LAST_ROW")'
         )
         t.sql(f"INSERT INTO {typed_table(d, s)} {typed_select(s, rows)}")
         t.sql(f"DROP TABLE IF EXISTS {scratch}")
+        t.sql(f"DROP TABLE IF EXISTS {ranges}")
 
 
 class _RealLoader(_Loader):
