@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import copy
 import json
 from collections.abc import Callable, Iterator
@@ -13,7 +12,7 @@ import pytest
 
 from snowmesh.cli.main import run_app
 from snowmesh.console import SilentReporter
-from snowmesh.contracts.targets import target_for
+from snowmesh.target import open_target as target_for
 from snowmesh.landing import LandOptions, land_mesh
 from snowmesh.manifest import load_mesh
 from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
@@ -35,10 +34,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             walk_mesh(t, mesh, SilentReporter(), report)
             assert report.ok, report.tasks
             yield t
-        from snowflake.snowpark.session import _active_sessions
-
-        for s in list(_active_sessions):  # see snowmesh.contracts.targets
-            atexit.unregister(s._close_at_exit)
 
 
 def _audit_rows(t: Any) -> int:

@@ -8,7 +8,6 @@ views keep serving unchanged, the failures are in the audit table and in the run
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from snowflake.snowpark.types import DecimalType
 
 from snowmesh.cli.main import run_app
 from snowmesh.console import SilentReporter
-from snowmesh.contracts.targets import target_for
+from snowmesh.target import open_target as target_for
 from snowmesh.landing import LandOptions, land_mesh
 from snowmesh.manifest import load_mesh
 from snowmesh.pipeline import steps
@@ -34,15 +33,6 @@ VIEWS = {
 SMALL = LandOptions(clicks=2000, days=3)
 
 
-def _forget_local_sessions() -> None:
-    """Sessions opened by `mesh run` in-process would otherwise try to cancel queries on the stopped
-    server at interpreter exit (see snowmesh.contracts.targets)."""
-    from snowflake.snowpark.session import _active_sessions
-
-    for s in list(_active_sessions):
-        atexit.unregister(s._close_at_exit)
-
-
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, RunReport]]:
     with pytest.MonkeyPatch.context() as mp:
@@ -54,7 +44,6 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any
             land_mesh(target, mesh, SMALL, SilentReporter())
             walk_mesh(target, mesh, SilentReporter(), good)
             yield target, mesh, good
-        _forget_local_sessions()
 
 
 def _snapshot(target: Any, key: str) -> tuple:
@@ -164,7 +153,6 @@ def test_mesh_run_exits_1_and_reports_the_failure(
     before = _snapshot(target, PERF)
     _corrupt(monkeypatch)
     rc = run_app(["run", "-p", str(ROOT), "--clicks", str(SMALL.clicks), "--days", str(SMALL.days)])
-    _forget_local_sessions()
     out = capsys.readouterr().out
     assert rc == 1
     assert "FAILED" in out and "minimum(SPEND_USD)" in out.replace("\n", "")

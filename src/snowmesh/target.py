@@ -6,6 +6,7 @@ top of it, and a boto3 S3 client. Everything downstream takes a Target, never a 
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,9 +47,12 @@ class Target:
 
     def close(self) -> None:
         if not self.is_local:
-            # Session.close() cancels running queries via SYSTEM$CANCEL_ALL_QUERIES, which
-            # fakesnow lacks; locally closing the connection is enough.
             self.session.close()
+        else:
+            # Session.close() cancels running queries via SYSTEM$CANCEL_ALL_QUERIES, which
+            # fakesnow lacks, and its exit hook would retry a server we have already stopped
+            # (~30 s per command): locally, closing the connection is enough.
+            atexit.unregister(self.session._close_at_exit)
         self.conn.close()
 
 

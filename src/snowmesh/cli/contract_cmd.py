@@ -87,7 +87,7 @@ def validate(
 
     from snowmesh.contracts.compare import report_dict
     from snowmesh.contracts.loading import check_matches_product, find_product, load_path, resolve
-    from snowmesh.contracts.targets import target_for as open_target
+    from snowmesh.target import open_target
     from snowmesh.manifest import load_mesh
     from snowmesh.pipeline.steps import product_table, staging_table
 
@@ -198,7 +198,7 @@ def diff(
     if verify and outcome.needs_verification and outcome.breaking_ok and outcome.diff.semver_ok:
         from governance.validate import validate_table
 
-        from snowmesh.contracts.targets import target_for as open_target
+        from snowmesh.target import open_target
         from snowmesh.manifest import load_mesh
 
         mesh = load_mesh(project)

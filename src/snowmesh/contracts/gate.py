@@ -157,7 +157,7 @@ def _first_line(exc: Exception) -> str:
 
 def run_gate(root: Path, reporter: Reporter, options: LandOptions | None = None) -> GateReport:
     """Run the gate for every product of the mesh under ``root``; see the module docstring."""
-    from snowmesh.contracts.targets import target_for
+    from snowmesh.target import open_target as target_for
     from snowmesh.manifest import load_mesh
 
     mesh = load_mesh(root)
