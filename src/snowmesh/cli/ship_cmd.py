@@ -1,0 +1,173 @@
+"""``mesh call`` (run a procedure's handler) and ``mesh tasks deploy`` (ship the task graphs).
+
+    mesh call ROI_BY_CAMPAIGN 2026-10-01 2026-10-31     # local account: the handler, in-process
+    mesh call -c prod PRODUCT_HEALTH                    # real account: CALL the deployed procedure
+    mesh tasks deploy --dry-run                         # every snowflake.core call, no connection
+    mesh tasks deploy -c prod                           # registry refresh + DAGOperation.deploy
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from snowmesh.cli.ui import RichReporter, console
+from snowmesh.errors import InputError, StepFailed
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
+ConnectionOpt = Annotated[
+    str | None,
+    typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
+]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (date, Decimal)):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _render(title: str, columns: list[str], rows: list[tuple], where: str) -> None:
+    table = Table(title=title, caption=f"{len(rows)} row(s) on {where}")
+    for i, c in enumerate(columns):
+        numeric = any(isinstance(r[i], (int, float, Decimal)) and not isinstance(r[i], bool) for r in rows)
+        table.add_column(c, justify="right" if numeric else "left")
+    for r in rows:
+        table.add_row(*(_cell(v) for v in r))
+    console.print(table)
+
+
+def _user_error(message: str) -> str | None:
+    """The sentence of a handler's ValueError inside a Snowflake error, if that is what it is."""
+    marker = "ValueError: "
+    if marker not in message:
+        return None
+    return message.rsplit(marker, 1)[1].strip().splitlines()[0]
+
+
+def _call_local(target: Any, spec: Any, args: list[str]) -> tuple[list[str], list[tuple]] | str:
+    module, func = spec.handler.rsplit(".", 1)
+    handler = getattr(importlib.import_module(module), func)
+    try:
+        result = handler(target.session, *args)
+    except ValueError as exc:  # the handler refusing its arguments: the caller's mistake
+        raise InputError(f"{spec.name}: {exc}") from None
+    if isinstance(result, str):
+        return result
+    try:
+        rows = result.collect()
+    except Exception as exc:  # noqa: BLE001 - a failed query is a result to report, not a crash
+        raise StepFailed(f"{spec.name} failed: {exc}") from None
+    return list(result.schema.names), [tuple(r) for r in rows]
+
+
+def _call_real(target: Any, spec: Any, args: list[str]) -> tuple[list[str], list[tuple]]:
+    from governance.sql import fqn
+
+    marks = ", ".join(["%s"] * len(args))
+    try:
+        with target.conn.cursor() as cur:
+            cur.execute(f"CALL {fqn(spec.database, spec.schema, spec.name)}({marks})", args or None)
+            columns = [d.name for d in cur.description or []]
+            return columns, [tuple(r) for r in cur.fetchall()]
+    except Exception as exc:  # noqa: BLE001 - the connector's errors carry the procedure's message
+        sentence = _user_error(str(exc))
+        if sentence:
+            raise InputError(f"{spec.name}: {sentence}") from None
+        raise StepFailed(f"CALL {spec.fqn} failed: {exc}") from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("call")
+    def call(
+        procedure: Annotated[str, typer.Argument(help="Procedure name, e.g. ROI_BY_CAMPAIGN or FINANCE_DB.PRODUCTS.ROI_BY_CAMPAIGN.")],
+        args: Annotated[list[str] | None, typer.Argument(help="The procedure's arguments, in order.")] = None,
+        project: ProjectOpt = Path("."),
+        connection: ConnectionOpt = None,
+    ) -> None:
+        """Run a procedure and print the table it returns (local: its handler, in-process)."""
+        from snowmesh.catalog import refresh_registry
+        from snowmesh.deploy.project_file import find_procedure
+        from snowmesh.manifest import load_mesh
+        from snowmesh.target import open_target
+
+        mesh = load_mesh(project)
+        spec = find_procedure(mesh, procedure)
+        args = list(args or [])
+        if len(args) != len(spec.arguments):
+            sig = ", ".join(f"{n} {t}" for n, t in spec.arguments)
+            raise InputError(
+                f"{spec.name} takes {len(spec.arguments)} argument(s), got {len(args)}",
+                hint=f"mesh call {spec.name} " + " ".join(f"<{n}>" for n, _ in spec.arguments) + f"   ({spec.name}({sig}))",
+            )
+        with open_target(project.resolve(), connection) as target:
+            if target.is_local:
+                refresh_registry(target, mesh)  # the local account's registry follows the manifests
+                result = _call_local(target, spec, args)
+            else:
+                result = _call_real(target, spec, args)
+        shown = ", ".join(repr(a) for a in args)
+        if isinstance(result, str):
+            console.print(f"{spec.fqn}({shown}): {result}")
+            return
+        _render(f"{spec.fqn}({shown})", *result, where=target.name)
+
+    tasks_app = typer.Typer(help="The mesh's task graphs on a real account (snowflake.core).", no_args_is_help=True)
+    app.add_typer(tasks_app, name="tasks")
+
+    @tasks_app.command("deploy")
+    def tasks_deploy(
+        project: ProjectOpt = Path("."),
+        connection: ConnectionOpt = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every call and statement; connect to nothing.")] = False,
+    ) -> None:
+        """Refresh the product registry, then create or replace and resume every domain's task graph."""
+        from snowmesh.catalog import describe_refresh, refresh_registry
+        from snowmesh.deploy.tasks import deploy_dags, deploy_steps, root_for, unshipped_calls
+        from snowmesh.manifest import load_mesh
+        from snowmesh.target import open_target
+
+        mesh = load_mesh(project)
+        steps = deploy_steps(mesh)
+        missing = unshipped_calls(mesh)
+        if missing:
+            RichReporter().warn(
+                "these tasks CALL procedures snowflake.yml does not ship, so they will fail when they run: "
+                + ", ".join(missing)
+            )
+        if dry_run:
+            # Plain print, not Rich: one line per call, unwrapped, for review and for diffs.
+            print("-- product registry (from the manifests)")
+            for stmt, note in describe_refresh(mesh):
+                print(f"{stmt};" + (f"  -- {note}" if note else ""))
+            for step in steps:
+                print(f"\n# task graph {step.dag.name} in {step.database}.{step.schema}")
+                for t in step.tasks:
+                    after = f"  after={','.join(t.after)}" if t.after else ""
+                    print(f"#   {t.role:<9} {t.name}  schedule={t.schedule}  warehouse={t.warehouse}{after}  runs: {t.definition}")
+                for c in step.calls:
+                    print(c)
+            return
+        if connection is None:
+            raise InputError(
+                "the local account cannot run tasks: `mesh run` walks the same graphs in-process",
+                hint="mesh tasks deploy --dry-run shows the deploy; mesh tasks deploy --connection NAME runs it",
+            )
+        with open_target(project.resolve(), connection) as target:
+            n = refresh_registry(target, mesh)
+            done = deploy_dags(root_for(target.conn), mesh)
+        console.print(f"registry: {n} product(s); deployed and resumed " + ", ".join(
+            f"{s.dag.name} ({len(s.tasks)} tasks, {s.tasks[0].schedule}) in {s.database}.{s.schema}" for s in done
+        ))
