@@ -97,11 +97,12 @@ def _real(root: Path, connection: str) -> Target:
     try:
         conn = snowflake.connector.connect(connection_name=connection, network_timeout=NETWORK_TIMEOUT_S)
     except snowflake.connector.errors.Error as exc:
-        from snowflake.connector.constants import CONNECTIONS_FILE
+        from snowflake.connector.constants import CONFIG_FILE, CONNECTIONS_FILE
 
         raise ConnectionConfigError(
             f"connection {connection!r} failed: {exc}",
-            hint=f"check [{connection}] in {CONNECTIONS_FILE} (or SNOWFLAKE_CONNECTIONS_* variables)",
+            hint=(f"add it with `snow connection add -n {connection}`, or define [{connection}] in "
+                  f"{CONNECTIONS_FILE} or [connections.{connection}] in {CONFIG_FILE} (SNOWFLAKE_HOME moves both)"),
         ) from None
     session = Session.builder.configs({"connection": conn}).create()
     return Target(connection, False, conn, session, boto3.client("s3"), root)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from snowmesh import audit
 from snowmesh.console import Reporter
 from snowmesh.deploy.statements import Statement
 from snowmesh.target import Target
@@ -36,10 +37,10 @@ def _bootstrap_catalog(target: Target) -> None:
     target.sql(_CATALOG_DDL)
 
 
-def record(target: Target, statements: Sequence[Statement]) -> tuple[int, int]:
-    """Record statements the local account cannot execute; skip ones already recorded."""
+def record(target: Target, statements: Sequence[Statement]) -> set[str]:
+    """Record statements the local account cannot execute; return the SQL of those newly recorded."""
     if not statements:
-        return 0, 0
+        return set()
     existing = {row[0] for row in target.sql('SELECT "STATEMENT" FROM "GOVERNANCE_DB"."CATALOG"."ACCOUNT_OBJECTS"')}
     new = [s for s in statements if s.sql not in existing]
     if new:
@@ -50,13 +51,15 @@ def record(target: Target, statements: Sequence[Statement]) -> tuple[int, int]:
                 "VALUES (%s, %s, %s, %s, 'RECORDED', SYSDATE())",
                 [(s.kind.value, s.object_name, s.domain, s.sql) for s in new],
             )
-    return len(new), len(statements) - len(new)
+    return {s.sql for s in new}
 
 
 def apply(target: Target, statements: Sequence[Statement], reporter: Reporter, description: str = "deploy") -> ApplyResult:
+    """Execute (or, locally, record) the statements, then append the deploy to the audit trail."""
     result = ApplyResult()
     if target.is_local:
         _bootstrap_catalog(target)
+    outcomes: list[tuple[Statement, str]] = []
     deferred: list[Statement] = []
     with reporter.progress(description, total=len(statements)) as advance:
         for stmt in statements:
@@ -64,8 +67,12 @@ def apply(target: Target, statements: Sequence[Statement], reporter: Reporter, d
                 deferred.append(stmt)
             else:
                 target.sql(stmt.sql)
+                outcomes.append((stmt, "EXECUTED"))
                 result.executed += 1
             advance(1)
     if deferred:
-        result.recorded, result.already_recorded = record(target, deferred)
+        new = record(target, deferred)
+        result.recorded, result.already_recorded = len(new), len(deferred) - len(new)
+        outcomes += [(s, "RECORDED" if s.sql in new else "ALREADY_RECORDED") for s in deferred]
+    audit.record_deploy(target, description, outcomes)
     return result

@@ -14,6 +14,7 @@ consumer's cron runs later) plus the consumer's validation of its inputs' freshn
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from snowflake.core.task import Cron
@@ -35,6 +36,12 @@ class TaskSpec:
     @property
     def label(self) -> str:
         return f"{self.domain}.{self.name}"
+
+
+def query_tag(spec: TaskSpec) -> str:
+    """Per task and product, so QUERY_ATTRIBUTION_HISTORY can split each warehouse's credits."""
+    return json.dumps({"app": "snowmesh", "domain": spec.domain, "task": spec.name, "product": spec.product},
+                      sort_keys=True)
 
 
 def procedure_name(p: Product) -> str:
@@ -68,7 +75,10 @@ def domain_dag(d: Domain) -> tuple[DAG, dict[str, TaskSpec]]:
 
         def task(spec: TaskSpec, *, finalizer: bool = False) -> DAGTask:
             specs[spec.name] = spec
-            return DAGTask(spec.name, _definition(d, spec), warehouse=d.warehouse.name, is_finalizer=finalizer or None)
+            return DAGTask(
+                spec.name, _definition(d, spec), warehouse=d.warehouse.name, is_finalizer=finalizer or None,
+                session_parameters={"QUERY_TAG": query_tag(spec)},
+            )
 
         ingest = task(TaskSpec(f"{d.name}_INGEST", d.name, INGEST))
         for p in d.products:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from snowmesh import audit
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import ApplyResult, apply
 from snowmesh.deploy.plan import build_plan
@@ -14,16 +14,9 @@ from snowmesh.errors import StepFailed
 from snowmesh.ingest import SourceLoad
 from snowmesh.manifest.model import Mesh
 from snowmesh.pipeline import steps
-from snowmesh.pipeline.dag import BUILD, FINALIZE, INGEST, PUBLISH, VALIDATE, mesh_dags, walk
+from governance.sql import ident, literal
+from snowmesh.pipeline.dag import BUILD, FINALIZE, INGEST, PUBLISH, VALIDATE, mesh_dags, query_tag, walk
 from snowmesh.target import Target
-
-TASK_RUNS = "GOVERNANCE_DB.AUDIT.TASK_RUNS"
-_TASK_RUNS_DDL = (
-    'CREATE TABLE IF NOT EXISTS "GOVERNANCE_DB"."AUDIT"."TASK_RUNS" ("RUN_ID" VARCHAR NOT NULL, '
-    '"DAG" VARCHAR NOT NULL, "TASK" VARCHAR NOT NULL, "STATUS" VARCHAR NOT NULL, "STARTED_AT" TIMESTAMP_NTZ, '
-    '"ENDED_AT" TIMESTAMP_NTZ, "SECONDS" FLOAT, "WAREHOUSE" VARCHAR, "MESSAGE" VARCHAR)'
-)
-
 
 @dataclass
 class TaskRun:
@@ -50,37 +43,30 @@ class RunReport:
         )
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _audit(target: Target, run_id: str, run: TaskRun, started: datetime) -> None:
-    with target.conn.cursor() as cur:
-        cur.execute(
-            'INSERT INTO "GOVERNANCE_DB"."AUDIT"."TASK_RUNS" ("RUN_ID", "DAG", "TASK", "STATUS", "STARTED_AT", '
-            '"ENDED_AT", "SECONDS", "WAREHOUSE", "MESSAGE") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
-            (run_id, run.dag, run.task, run.status, started, _now(), run.seconds, run.warehouse, run.message[:2000]),
-        )
-
-
 def deploy(target: Target, mesh: Mesh, reporter: Reporter) -> ApplyResult:
+    from snowmesh.catalog import refresh_registry
+
     plan = build_plan(mesh, local=target.is_local)
-    return apply(target, plan.statements, reporter, description="deploy")
+    result = apply(target, plan.statements, reporter, description="deploy")
+    refresh_registry(target, mesh)  # GOVERNANCE_DB.CATALOG.DATA_PRODUCTS follows the manifests
+    return result
 
 
 def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport) -> None:
-    target.sql('CREATE SCHEMA IF NOT EXISTS "GOVERNANCE_DB"."AUDIT"')
-    target.sql(_TASK_RUNS_DDL)
+    audit.ensure(target)
     for domain, dag, specs in mesh_dags(mesh):
         order = walk(dag, specs)
         wh = domain.warehouse.name
         blocked: set[str] = set()  # products whose earlier step failed: later steps skip
         with reporter.progress(f"{dag.name}", total=len(order)) as advance:
             for spec in order:
-                started, t0 = _now(), time.perf_counter()
+                started, t0 = audit.now(), time.perf_counter()
                 status, message = "SUCCEEDED", ""
-                # USE WAREHOUSE bills the step to its domain (a no-op on the local account).
-                target.sql(f'USE WAREHOUSE "{wh}"')
+                # USE WAREHOUSE bills the step to its domain (a no-op on the local account); the
+                # query tag attributes it to the task and product (fakesnow has no ALTER SESSION).
+                target.sql(f"USE WAREHOUSE {ident(wh)}")
+                if not target.is_local:
+                    target.sql(f"ALTER SESSION SET QUERY_TAG = {literal(query_tag(spec))}")
                 try:
                     if spec.kind == INGEST:
                         report.loads.extend(steps.run_ingest(target, mesh, spec.domain, reporter))
@@ -112,7 +98,7 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
                         blocked.add(spec.product)
                 run = TaskRun(dag.name, spec.name, status, time.perf_counter() - t0, wh, message)
                 report.tasks.append(run)
-                _audit(target, report.run_id, run, started)
+                audit.record_task_run(target, report.run_id, dag.name, spec.name, status, started, run.seconds, wh, message)
                 advance(1)
 
 
