@@ -12,7 +12,7 @@ import json
 from dataclasses import astuple, dataclass
 
 from governance.product_health import REGISTRY_COLUMNS, REGISTRY_TABLE, registry_ddl
-from governance.sql import fqn, split_fqn
+from governance.sql import fqn, literal, split_fqn
 
 from snowmesh.manifest.model import PRODUCTS, Mesh
 from snowmesh.target import Target
@@ -91,3 +91,92 @@ def refresh_registry(target: Target, mesh: Mesh, table: str = REGISTRY_TABLE) ->
         target.sql("ROLLBACK")
         raise
     return len(rows)
+
+
+# --- health: SLA, last validation, freshness, size (computed in the warehouse) -----------------
+
+# Added to the registry with ADD COLUMN IF NOT EXISTS, so the registry DDL shared with the
+# Native App (governance.product_health) stays as it is and older registries converge.
+HEALTH_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("SLA_HOURS", "NUMBER(12,2)"),
+    ("LAST_VALIDATION", "VARCHAR"),
+    ("LAST_VALIDATED_AT", "VARCHAR"),
+    ("FRESHNESS_HOURS", "NUMBER(12,2)"),
+    ("ROW_COUNT", "NUMBER(18,0)"),
+    ("HEALTH_AT", "VARCHAR"),
+)
+
+
+def health_statements(table: str = REGISTRY_TABLE) -> tuple[list[str], str]:
+    """(ADD COLUMN for each health column, UPDATE with placeholders for one product's figures)."""
+    name = fqn(*split_fqn(table))
+    adds = [f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {fqn(c)} {t}" for c, t in HEALTH_COLUMNS]
+    sets = ", ".join(f"{fqn(c)} = %s" for c, _ in HEALTH_COLUMNS)
+    return adds, f'UPDATE {name} SET {sets} WHERE "DOMAIN" = %s AND "PRODUCT" = %s'
+
+
+def refresh_health(target: Target, mesh: Mesh, table: str = REGISTRY_TABLE) -> int:
+    """Recompute the registry's health columns; returns the products updated.
+
+    The figures are computed in the warehouse by ONE query (governance.product_health, the same
+    as CALL PRODUCT_HEALTH(): the latest run per product in VALIDATION_RESULTS, COUNT(*) and the
+    age of MAX(freshness column) per published view); Python receives one aggregate row per
+    product and writes it back. (A CTAS of that query would avoid even that, but the local
+    account fails on DATEDIFF inside the subquery Snowpark wraps a CTAS in.)
+    Call it after validation/publish: the runner does, after walking the graph.
+    """
+    from governance.clock import build_time
+    from governance.product_health import health
+
+    now = build_time()
+    if not target.sql(f"SELECT COUNT(*) FROM {fqn(*split_fqn(table))}")[0][0]:
+        refresh_registry(target, mesh, table)
+    rows = health(target.session, registry=table, now=now).collect()
+    adds, update = health_statements(table)
+    for stmt in adds:
+        target.sql(stmt)
+    at = now.strftime("%Y-%m-%d %H:%M:%S")
+    params = [
+        (r["SLA_HOURS"], r["LAST_VALIDATION"], r["LAST_VALIDATED_AT"], r["FRESHNESS_HOURS"], r["ROW_COUNT"], at,
+         r["DOMAIN"], r["PRODUCT"])
+        for r in rows
+    ]
+    if params:
+        with target.conn.cursor() as cur:
+            cur.executemany(update, params)
+    return len(params)
+
+
+@dataclass(frozen=True)
+class ProductListing:
+    """One row of ``mesh products``: the registry row with its health columns."""
+
+    domain: str
+    product: str
+    version: str
+    status: str
+    view_name: str
+    consumers: str
+    sla_hours: float | None
+    last_validation: str | None
+    last_validated_at: str | None
+    freshness_hours: float | None
+    row_count: int | None
+
+
+def list_products(target: Target, table: str = REGISTRY_TABLE) -> list[ProductListing]:
+    """Read the registry (metadata rows only: one per product)."""
+    name = fqn(*split_fqn(table))
+    have = {r[0] for r in target.sql(
+        f"SELECT COLUMN_NAME FROM {fqn(split_fqn(table)[0], 'INFORMATION_SCHEMA', 'COLUMNS')} "
+        f"WHERE TABLE_SCHEMA = {literal(split_fqn(table)[1])} AND TABLE_NAME = {literal(split_fqn(table)[2])}")}
+    cols = ["DOMAIN", "PRODUCT", "VERSION", "STATUS", "VIEW_NAME", "CONSUMERS"]
+    health = ["SLA_HOURS", "LAST_VALIDATION", "LAST_VALIDATED_AT", "FRESHNESS_HOURS", "ROW_COUNT"]
+    select = ", ".join([*(fqn(c) for c in cols), *(fqn(c) if c in have else "NULL" for c in health)])
+    rows = target.sql(f'SELECT {select} FROM {name} ORDER BY "DOMAIN", "PRODUCT"')
+    return [
+        ProductListing(*(str(v) if v is not None else "" for v in r[:6]),
+                       None if r[6] is None else float(r[6]), r[7], r[8],
+                       None if r[9] is None else float(r[9]), None if r[10] is None else int(r[10]))
+        for r in rows
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Statement
@@ -166,19 +167,71 @@ def _governance(plan: Plan) -> None:
         plan.add(r.schema(GOVERNANCE_DB, s), r.managed_access(GOVERNANCE_DB, s))
 
 
-def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::000000000000:role/snowflake-landing") -> Plan:
+def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::000000000000:role/snowflake-landing",
+               today: date | None = None) -> Plan:
+    """``today`` decides which old product versions are still served (injectable for tests)."""
+    from snowmesh import policies, versions
+
+    today = today or date.today()
+    retiring = versions.check_retirements(mesh, today)  # fails before anything is rendered or run
     plan = Plan()
     for d in mesh.domains:
         _account(plan, d)
         plan.add(r.storage_integration(integration_name(d), role_arn, [d.bucket]), domain=d.name)
     _governance(plan)
+    plan.add(policies.account_statements(mesh))  # tags + masking policies live in GOVERNANCE_DB.CATALOG
     for d in mesh.domains:
         _databases(plan, d)
         _rbac(plan, d)
     for d in mesh.domains:
         _consumer_grants(plan, mesh, d)
         _objects(plan, d, local=local)
+    for d in mesh.domains:
+        _version_grants(plan, mesh, d, today)
+    for v in retiring:
+        plan.add(_retire(mesh, v), domain=v.product.domain)
     return plan
+
+
+def _version_grants(plan: Plan, mesh: Mesh, d: Domain, today: date) -> None:
+    """Consumers keep SELECT on a served old version (<P>_V<N>) until its deprecation date."""
+    from snowmesh import versions
+
+    for p in d.products:
+        for v in versions.previous(mesh, p, today):
+            for c in p.consumers:
+                g = r.grant_on(["SELECT"], "VIEW", [d.database, PRODUCTS, v.view], consumer_role(c),
+                               database_role_of=d.database)
+                plan.publish_grants.append(Statement(g.kind, g.object_name, g.sql, d.name))
+
+
+def _retire(mesh: Mesh, v) -> list[Statement]:  # v: versions.Version (lazy import, no cycle)
+    """Revoke consumers' SELECT on an expired version, then drop its view."""
+    d = mesh.domain(v.product.domain)
+    view = [d.database, PRODUCTS, v.view]
+    out = [r.revoke_on(["SELECT"], "VIEW", view, [d.database, consumer_role(c)]) for c in v.product.consumers]
+    return [*out, r.drop_view(*view)]
+
+
+def publish_statements(mesh: Mesh, p: Product, *, local: bool = False, today: date | None = None) -> list[Statement]:
+    """What publishing ``p`` runs after its current view: served old versions' views and grants,
+    and the classification tags of every served view (CREATE OR REPLACE VIEW drops them)."""
+    from snowmesh import policies, versions
+
+    today = today or date.today()
+    d = mesh.domain(p.domain)
+    out: list[Statement] = []
+    for v in versions.previous(mesh, p, today):
+        cols = versions.check_servable(mesh, v)
+        out.append(r.secure_view(d.database, PRODUCTS, v.view, cols, [d.database, PRODUCTS, p.name],
+                                 comment=f"{p.key} v{v.major} (deprecated until {v.deprecation_date}): see {v.contract}",
+                                 copy_grants=not local))
+        out += [Statement(g.kind, g.object_name, g.sql, d.name) for c in p.consumers
+                for g in [r.grant_on(["SELECT"], "VIEW", [d.database, PRODUCTS, v.view], consumer_role(c),
+                                     database_role_of=d.database)]]
+        out += policies.view_tag_statements(mesh, p.domain, v.view, json.loads((mesh.root / v.contract).read_text()))
+    out += policies.view_tag_statements(mesh, p.domain, p.view, json.loads((mesh.root / p.contract).read_text()))
+    return [Statement(s.kind, s.object_name, s.sql, d.name) for s in out]
 
 
 def publish_view(mesh: Mesh, p: Product, *, local: bool = False) -> Statement:
@@ -189,4 +242,4 @@ def publish_view(mesh: Mesh, p: Product, *, local: bool = False) -> Statement:
     )
 
 
-__all__ = ["GOVERNANCE_DB", "Plan", "build_plan", "publish_view", "STAGING"]
+__all__ = ["GOVERNANCE_DB", "Plan", "build_plan", "publish_statements", "publish_view", "STAGING"]

@@ -184,3 +184,68 @@ def secure_view(db: str, schema_name: str, name: str, columns: Sequence[str], so
         sql += f" COMMENT = {literal(comment)}"
     sql += f"{' COPY GRANTS' if copy_grants else ''} AS SELECT {cols} FROM {fqn(*source)}"
     return Statement(Kind.VIEW, f"{db}.{schema_name}.{name}", sql)
+
+
+# --- governance policies (snowmesh.policies) and version retirement (snowmesh.versions) ---
+
+# Masking policy argument types: one policy per type, because a tag holds one policy per data type.
+POLICY_TYPES = ("VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP_NTZ")
+
+
+def tag(db: str, schema_name: str, name: str, allowed_values: Sequence[str], comment: str = "") -> Statement:
+    values = ", ".join(literal(v) for v in allowed_values)
+    sql = f"CREATE TAG IF NOT EXISTS {fqn(db, schema_name, name)} ALLOWED_VALUES {values}"
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.TAG, f"{db}.{schema_name}.{name}", sql)
+
+
+def masking_policy(db: str, schema_name: str, name: str, type_: str, unmask: Sequence[tuple[str, str]],
+                   domain_tag: Sequence[str], admin_role: str, masked: str, comment: str = "") -> Statement:
+    """A tag-based masking policy: the real value for ``admin_role`` or for the unmask role of the
+    domain that owns the column (read from ``domain_tag`` on the column), ``masked`` otherwise.
+
+    ``unmask`` is ((domain, role), ...): one WHEN per domain, all literals, no dynamic role names.
+    ``masked`` is a rendered SQL constant chosen by the caller from a fixed set (not user text).
+    Role names are passed quoted ('"R"'), Snowflake's form for an identifier inside a string, so
+    a role name reads as a name here too.
+    """
+    if type_ not in POLICY_TYPES:
+        raise ValueError(f"no masking policy for type {type_!r}")
+    tag_name = literal(".".join(check_ident(p) for p in domain_tag))
+    whens = " ".join(
+        f"WHEN SYSTEM$GET_TAG_ON_CURRENT_COLUMN({tag_name}) = {literal(check_ident(d))} "
+        f"AND IS_ROLE_IN_SESSION({literal(ident(role))}) THEN VAL"
+        for d, role in unmask
+    )
+    body = f"CASE WHEN IS_ROLE_IN_SESSION({literal(ident(admin_role))}) THEN VAL {whens} ELSE {masked} END"
+    sql = (f"CREATE MASKING POLICY IF NOT EXISTS {fqn(db, schema_name, name)} AS (VAL {type_}) "
+           f"RETURNS {type_} -> {body}")
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.MASKING_POLICY, f"{db}.{schema_name}.{name}", sql)
+
+
+def tag_masking_policy(tag_name: Sequence[str], policy: Sequence[str]) -> Statement:
+    """Attach a masking policy to a tag: every column carrying the tag is masked by it."""
+    sql = f"ALTER TAG {fqn(*tag_name)} SET MASKING POLICY {fqn(*policy)}"
+    return Statement(Kind.MASKING_POLICY, ".".join(policy), sql)
+
+
+def column_tags(view: Sequence[str], column: str, tags: Sequence[tuple[Sequence[str], str]]) -> Statement:
+    """ALTER VIEW v MODIFY COLUMN c SET TAG t1 = 'x', t2 = 'y' (overwrites: idempotent)."""
+    sets = ", ".join(f"{fqn(*t)} = {literal(v)}" for t, v in tags)
+    sql = f"ALTER VIEW {fqn(*view)} MODIFY COLUMN {ident(column)} SET TAG {sets}"
+    return Statement(Kind.TAG, ".".join(view), sql)
+
+
+def revoke_on(privileges: Sequence[str], object_type: str, object_name: Sequence[str], from_db_role: Sequence[str]) -> Statement:
+    """REVOKE <privs> ON <TYPE> <name> FROM DATABASE ROLE db.r (the mirror of grant_on)."""
+    if object_type not in {"VIEW", "TABLE", "SCHEMA", "DATABASE"}:
+        raise ValueError(object_type)
+    sql = f"REVOKE {_privs(privileges)} ON {object_type} {fqn(*object_name)} FROM DATABASE ROLE {fqn(*from_db_role)}"
+    return Statement(Kind.REVOKE, ".".join(object_name), sql)
+
+
+def drop_view(db: str, schema_name: str, name: str) -> Statement:
+    return Statement(Kind.DROP, f"{db}.{schema_name}.{name}", f"DROP VIEW IF EXISTS {fqn(db, schema_name, name)}")

@@ -22,11 +22,21 @@ class Kind(str, Enum):
     TASK = "task"
     PROCEDURE = "procedure"
     STORAGE_INTEGRATION = "storage_integration"
+    # Governance policies (snowmesh.policies): need Enterprise edition on a real account and
+    # cannot run on fakesnow (TAG is ignored, MASKING POLICY raises), so they are recorded.
+    TAG = "tag"
+    MASKING_POLICY = "masking_policy"
+    REVOKE = "revoke"
+    DROP = "drop"  # retiring an old product version: DROP VIEW IF EXISTS runs everywhere
 
 
 # What fakesnow can execute (shared/EMULATION.md). Everything else is rendered, checked
 # statically and recorded in the local account's catalog -- never pretended.
-LOCALLY_EXECUTABLE = frozenset({Kind.DATABASE, Kind.SCHEMA, Kind.FILE_FORMAT, Kind.STAGE, Kind.TABLE, Kind.VIEW})
+LOCALLY_EXECUTABLE = frozenset(
+    {Kind.DATABASE, Kind.SCHEMA, Kind.FILE_FORMAT, Kind.STAGE, Kind.TABLE, Kind.VIEW, Kind.DROP}
+)
+# Kinds that need Enterprise edition: applied only where the account supports them.
+ENTERPRISE_ONLY = frozenset({Kind.TAG, Kind.MASKING_POLICY})
 
 
 @dataclass(frozen=True)
