@@ -9,6 +9,12 @@ Handler for snowflake.yml:  ``governance.validate.validate_product``
   returns:   TABLE(CHECK_NAME VARCHAR, COLUMN_NAME VARCHAR, OBSERVED VARCHAR, EXPECTED VARCHAR,
                    PASSED BOOLEAN, SEVERITY VARCHAR)
 (CHECK and COLUMN are reserved words in Snowflake, hence the _NAME suffixes.)
+
+Overload for the task graphs: ``governance.validate.validate_registered_product``
+  signature: PRODUCT VARCHAR ('DOMAIN.PRODUCT'); returns the same table. It finds the contract
+  JSON and the staged table <DB>.STAGING.<PRODUCT> in the registry (GOVERNANCE_DB.CATALOG.
+  DATA_PRODUCTS), so the VALIDATE_<P> task needs nothing but the product's name. It does not
+  raise on failed checks: PUBLISH_PRODUCT reads the audit and refuses (fail closed).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ __all__ = [
     "ValidationReport",
     "results_query",
     "validate_product",
+    "validate_registered",
+    "validate_registered_product",
     "validate_table",
     "write_audit",
 ]
@@ -191,3 +199,27 @@ def validate_product(session: Any, contract_json: str, table: str, run_id: str) 
     report = validate_table(session, json.loads(contract_json), table, run_id)
     write_audit(session, report)
     return session.sql(results_query(report))
+
+
+def validate_registered(session: Any, product_key: str, run_id: str | None = None) -> ValidationReport:
+    """Validate a registered product's staged table against its registered contract; audit it."""
+    from governance.publish import registry_entry  # stdlib-only module: adds no package
+
+    entry = registry_entry(session, product_key)
+    report = validate_table(session, json.loads(entry.contract), entry.staging_table, run_id or _graph_run_id(session))
+    write_audit(session, report)
+    return report
+
+
+def _graph_run_id(session: Any) -> str:
+    """In a task graph, the graph run's id (every VALIDATE_<P> of one run shares it); else a new one."""
+    try:
+        value = session.sql("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID')").collect()[0][0]
+    except Exception:  # noqa: BLE001 - not in a task (a worksheet CALL) or not Snowflake
+        value = None
+    return str(value) if value else uuid.uuid4().hex
+
+
+def validate_registered_product(session: Any, product: str) -> Any:
+    """Stored-procedure handler of the one-argument VALIDATE_PRODUCT(PRODUCT)."""
+    return session.sql(results_query(validate_registered(session, product)))

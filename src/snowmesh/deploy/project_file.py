@@ -1,7 +1,8 @@
 """Render ``snowflake.yml`` (snow CLI project definition v2) from the manifests.
 
-One ``procedure`` entity per Snowpark handler -- each product's BUILD_<P>, the analyst
-procedures, the governance procedures -- plus the Native App's ``application package`` and
+One ``procedure`` entity per Snowpark handler -- each product's BUILD_<P>, each domain's
+RAW.INGEST, the analyst procedures, the governance procedures (the task graphs' VALIDATE_PRODUCT
+overload, PUBLISH_PRODUCT and RECORD_DAG_RUN among them) -- plus the Native App's ``application package`` and
 ``application``. Entities of any other type (a ``streamlit`` page, say) belong to whoever
 wrote them: a re-render keeps them as they are.
 
@@ -31,7 +32,7 @@ from governance.sql import check_ident
 from governance.validate import RESULT_COLUMNS
 
 from snowmesh.deploy.plan import GOVERNANCE_DB
-from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh
+from snowmesh.manifest.model import PRODUCTS, RAW, STAGING, Mesh
 from snowmesh.pipeline.dag import procedure_name
 
 PROJECT_FILE = "snowflake.yml"
@@ -70,7 +71,17 @@ class ExtraProcedure:
     handler: str
     execute_as_caller: bool
     arguments: tuple[tuple[str, str], ...] | None = None  # None: the handler module's ARGUMENTS
-    returns: tuple[tuple[str, str], ...] | None = None  # None: the handler module's RETURNS
+    returns: tuple[tuple[str, str], ...] | str | None = None  # None: the handler module's RETURNS; str: scalar
+
+
+@dataclass(frozen=True)
+class DomainProcedure:
+    """A procedure every domain database gets, e.g. <DB>.RAW.INGEST() that its task graph CALLs."""
+
+    name: str
+    schema: str
+    handler: str
+    returns: str
 
 
 _VALIDATION_TYPES = {"PASSED": "BOOLEAN"}
@@ -79,6 +90,16 @@ _VALIDATION_TYPES = {"PASSED": "BOOLEAN"}
 # masking policies must see the analyst's role, not the owner's. Owner's rights where the
 # procedure writes governance state (the audit) or returns only aggregates across domains.
 EXTRA_PROCEDURES = (
+    # The task graphs' targets (snowmesh.pipeline.dag): the one-argument VALIDATE_PRODUCT overload
+    # comes before the three-argument one, which keeps the entity key governance_validate_product.
+    ExtraProcedure(
+        "VALIDATE_PRODUCT", None, GOVERNANCE_SCHEMA, "governance.validate.validate_registered_product", False,
+        arguments=(("PRODUCT", "VARCHAR"),), returns=tuple((c, _VALIDATION_TYPES.get(c, "VARCHAR")) for c in RESULT_COLUMNS),
+    ),
+    ExtraProcedure("PUBLISH_PRODUCT", None, GOVERNANCE_SCHEMA, "governance.publish.publish", False,
+                   arguments=(("PRODUCT", "VARCHAR"),), returns="VARCHAR"),
+    ExtraProcedure("RECORD_DAG_RUN", None, "AUDIT", "governance.dag_run.record", False,
+                   arguments=(("DOMAIN", "VARCHAR"),), returns="VARCHAR"),
     ExtraProcedure(
         "VALIDATE_PRODUCT", None, GOVERNANCE_SCHEMA, "governance.validate.validate_product", False,
         arguments=(("CONTRACT_JSON", "VARCHAR"), ("TABLE_NAME", "VARCHAR"), ("RUN_ID", "VARCHAR")),
@@ -88,6 +109,12 @@ EXTRA_PROCEDURES = (
     ExtraProcedure("ROI_BY_CAMPAIGN", "FINANCE", PRODUCTS, "finance.roi_by_campaign.roi_by_campaign", True),
     ExtraProcedure("CAMPAIGN_SUMMARY", "MARKETING", PRODUCTS, "marketing.campaign_summary.campaign_summary", True),
 )  # fmt: skip
+
+# Per domain database, owner's rights on the domain's warehouse: INGEST writes RAW.
+DOMAIN_PROCEDURES = (DomainProcedure("INGEST", RAW, "governance.ingest.ingest", "VARCHAR"),)
+
+# Entity keys of the overloads (same name, another signature): snowflake.yml keys must be unique.
+_OVERLOAD_KEYS = {("VALIDATE_PRODUCT", 1): "governance_validate_product_by_name"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,9 @@ def procedure_specs(mesh: Mesh) -> list[ProcedureSpec]:
             name = procedure_name(p)  # the name the graph's BUILD tasks CALL
             specs.append(ProcedureSpec(f"{d.name}_{name}".lower(), name, d.database, STAGING, p.handler, (),
                                        "VARCHAR", d.warehouse.name, False, d.name))
+        for dp in DOMAIN_PROCEDURES:
+            specs.append(ProcedureSpec(f"{d.name}_{dp.name}".lower(), dp.name, d.database, dp.schema, dp.handler,
+                                       (), dp.returns, d.warehouse.name, False, d.name))
     names = {d.name for d in mesh.domains}
     for x in EXTRA_PROCEDURES:
         if x.domain is not None and x.domain not in names:
@@ -135,10 +165,11 @@ def procedure_specs(mesh: Mesh) -> list[ProcedureSpec]:
         d = mesh.domain(x.domain) if x.domain else None
         args = x.arguments if x.arguments is not None else _module_attr(x.handler, "ARGUMENTS")
         ret = x.returns if x.returns is not None else _module_attr(x.handler, "RETURNS")
-        specs.append(ProcedureSpec(f"{x.domain or 'governance'}_{x.name}".lower(), x.name,
+        key = _OVERLOAD_KEYS.get((x.name, len(args)), f"{x.domain or 'governance'}_{x.name}".lower())
+        specs.append(ProcedureSpec(key, x.name,
                                    d.database if d else GOVERNANCE_DB, x.schema, x.handler, tuple(args),
-                                   returns_table(tuple(ret)), d.warehouse.name if d else None,
-                                   x.execute_as_caller, x.domain))
+                                   ret if isinstance(ret, str) else returns_table(tuple(ret)),
+                                   d.warehouse.name if d else None, x.execute_as_caller, x.domain))
     rank = {d.name: i for i, d in enumerate(mesh.domains)}
     # Grouped by domain, governance last; sorted() is stable, so builds stay before analyst procedures.
     return sorted(specs, key=lambda s: rank.get(s.domain or "", len(rank)))
@@ -155,7 +186,9 @@ def find_procedure(mesh: Mesh, name: str) -> ProcedureSpec:
         return matches[0]
     known = ", ".join(sorted(s.name for s in specs))
     if matches:
-        raise InputError(f"{name!r} names several procedures", hint="give DB.SCHEMA.NAME: " + known)
+        raise InputError(f"{name!r} names several procedures",
+                         hint="give DB.SCHEMA.NAME or the snowflake.yml entity id: "
+                         + ", ".join(f"{s.fqn} ({s.key})" for s in matches))
     raise InputError(f"no procedure {name!r} in this mesh", hint=f"known: {known}")
 
 

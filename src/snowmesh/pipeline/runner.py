@@ -71,8 +71,11 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
                     if spec.kind == INGEST:
                         report.loads.extend(steps.run_ingest(target, mesh, spec.domain, reporter))
                     elif spec.kind == FINALIZE:
-                        failed = [t for t in report.tasks if t.dag == dag.name and t.status != "SUCCEEDED"]
-                        message = f"{len(failed)} task(s) did not succeed" if failed else "all tasks succeeded"
+                        # RECORD_DAG_RUN's code, fed the walker's own task runs instead of TASK_HISTORY.
+                        from governance.dag_run import record_dag_run
+
+                        runs = [(t.task, t.status) for t in report.tasks if t.dag == dag.name]
+                        message = record_dag_run(target.session, spec.domain, run_id=report.run_id, tasks=runs).sentence
                     else:
                         assert spec.product is not None
                         p = mesh.product(spec.product)

@@ -7,13 +7,13 @@ procedures/<domain>/, the contract engine from procedures/governance/.
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass, field
 
 from governance.sql import fqn
+
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import apply
-from snowmesh.deploy.plan import build_plan, publish_view
+from snowmesh.deploy.plan import build_plan
 from snowmesh.ingest import SourceLoad, ingest_domain
 from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh, Product
 from snowmesh.target import Target
@@ -61,11 +61,10 @@ def run_build(target: Target, mesh: Mesh, p: Product, outcome: ProductOutcome) -
 
 
 def run_validate(target: Target, mesh: Mesh, p: Product, run_id: str, outcome: ProductOutcome) -> None:
-    from governance.validate import validate_table, write_audit
+    """The one-argument VALIDATE_PRODUCT's code: contract and staged table from the registry."""
+    from governance.validate import validate_registered
 
-    contract = json.loads((mesh.root / p.contract).read_text())
-    report = validate_table(target.session, contract, staging_table(mesh, p), run_id=run_id)
-    write_audit(target.session, report)
+    report = validate_registered(target.session, p.key, run_id)
     outcome.validation_passed = report.passed
     outcome.failed_checks = [
         f"{r.check}{'(' + r.column + ')' if r.column else ''}: observed {r.observed}, expected {r.expected}"
@@ -75,34 +74,22 @@ def run_validate(target: Target, mesh: Mesh, p: Product, run_id: str, outcome: P
 
 
 def run_publish(target: Target, mesh: Mesh, p: Product, reporter: Reporter, outcome: ProductOutcome) -> None:
-    """Promote STAGING -> PRODUCTS (a zero-copy clone on Snowflake) and (re)create the view.
+    """PUBLISH_PRODUCT's code (governance.publish), then the consumers' grants of a first publish.
 
-    Fail closed: without a passing validation nothing changes, and the previously
-    published table and view keep serving consumers.
+    Fail closed twice: without a passing validation in this run nothing is attempted, and
+    publish_product itself refuses unless the audit's latest validation passed; either way the
+    previously published table and view keep serving consumers.
     """
+    from governance.publish import PublishRefused, publish_product
+
     if not outcome.validation_passed:
         outcome.message = "not published: contract validation failed; the previous version keeps serving"
         return
-    staged, published = fqn(*staging_table(mesh, p).split(".")), fqn(*product_table(mesh, p).split("."))
-    view = publish_view(mesh, p, local=target.is_local)
-    if target.is_local:
-        # fakesnow rejects CREATE OR REPLACE ... CLONE over an existing table; DuckDB has
-        # transactional DDL, so drop + clone in one transaction is just as atomic. The view
-        # comes after: a DuckDB transaction may write only one database, and fakesnow keeps
-        # view comments in another; views bind by name, so it serves throughout.
-        target.sql("BEGIN")
-        try:
-            target.sql(f"DROP TABLE IF EXISTS {published}")
-            target.sql(f"CREATE TABLE {published} CLONE {staged}")
-            target.sql("COMMIT")
-        except Exception:
-            target.sql("ROLLBACK")
-            raise
-        target.sql(view.sql)
-    else:
-        # An atomic replace and a zero-copy clone on Snowflake; COPY GRANTS keeps consumers' SELECT.
-        target.sql(f"CREATE OR REPLACE TABLE {published} CLONE {staged} COPY GRANTS")
-        target.sql(view.sql)
+    try:
+        publish_product(target.session, p.key, local=target.is_local)
+    except PublishRefused as exc:
+        outcome.message = str(exc)
+        return
     plan = build_plan(mesh, local=target.is_local)
     grants = [g for g in plan.publish_grants if g.object_name.endswith(f".{p.view}")]
     apply(target, grants, reporter, description=f"grant {p.view}")
