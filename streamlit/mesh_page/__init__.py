@@ -1,0 +1,1 @@
+"""The snowmesh page: session, queries, lineage and cost (streamlit/streamlit_app.py renders them)."""
