@@ -51,8 +51,11 @@ def _print_text(report: AuditReport, verbose: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    audit = typer.Typer(help="Audit the mesh: access (who can reach what).", no_args_is_help=True)
+    from snowmesh.cli.audit_log import log
+
+    audit = typer.Typer(help="Audit the mesh: access (who can reach what) and the audit log.", no_args_is_help=True)
     app.add_typer(audit, name="audit")
+    audit.command("log")(log)
 
     @audit.command("access")
     def access(

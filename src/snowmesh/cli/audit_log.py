@@ -1,7 +1,6 @@
 """``mesh audit log``: recent entries of the append-only audit tables, newest first.
 
-Added to the ``audit`` group that audit_cmd.py registers (discovery imports modules in name
-order, so it exists by now); without that group it falls back to ``mesh audit-log``.
+audit_cmd.py adds it to the ``audit`` group next to ``mesh audit access``.
 """
 
 from __future__ import annotations
@@ -46,11 +45,3 @@ def log(
         t.add_row(str(e.at)[:19], e.kind, Text(e.ref), Text(e.subject), Text(e.status), Text(e.detail))
     console.print(t)
     console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
-
-
-def register(app: typer.Typer) -> None:
-    group = next((g.typer_instance for g in app.registered_groups if g.name == "audit"), None)
-    if group is not None:
-        group.command("log")(log)
-    else:
-        app.command("audit-log")(log)
