@@ -353,7 +353,8 @@ def test_product_health(target: Any) -> None:
         assert r["CONSUMERS"] == ",".join(p.consumers)
     # A registered product that was never built: not published, never validated -- and no 1970 dates.
     target.sql(
-        'INSERT INTO "GOVERNANCE_DB"."CATALOG"."DATA_PRODUCTS" VALUES '
+        'INSERT INTO "GOVERNANCE_DB"."CATALOG"."DATA_PRODUCTS" ("DOMAIN", "PRODUCT", "OWNER", "VERSION", "STATUS", '
+        '"VIEW_NAME", "CONSUMERS", "CONTRACT") VALUES '
         "('MARKETING', 'NOT_YET', 'x', '0.1.0', 'draft', 'MARKETING_DB.PRODUCTS.NOT_YET_V1', '', '{}')"
     )
     try:

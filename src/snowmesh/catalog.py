@@ -56,9 +56,13 @@ def _statements(table: str) -> tuple[list[str], str, str]:
     """(DDL, DELETE, INSERT with placeholders) of a refresh: executed, or printed by --dry-run."""
     db, schema, _ = split_fqn(table)
     name = fqn(*split_fqn(table))
-    cols = ", ".join(fqn(c) for c, _ in REGISTRY_COLUMNS)
-    marks = ", ".join(["%s"] * len(REGISTRY_COLUMNS))
-    ddl = [f"CREATE SCHEMA IF NOT EXISTS {fqn(db, schema)}", registry_ddl(table)]
+    # Every column, health ones as NULL until refresh_health: fakesnow's executemany drops an
+    # INSERT's column list, so the values must cover the whole table.
+    all_cols = [*REGISTRY_COLUMNS, *HEALTH_COLUMNS]
+    cols = ", ".join(fqn(c) for c, _ in all_cols)
+    marks = ", ".join(["%s"] * len(all_cols))
+    adds, _ = health_statements(table)
+    ddl = [f"CREATE SCHEMA IF NOT EXISTS {fqn(db, schema)}", registry_ddl(table), *adds]
     return ddl, f"DELETE FROM {name}", f"INSERT INTO {name} ({cols}) VALUES ({marks})"
 
 
@@ -77,6 +81,7 @@ def refresh_registry(target: Target, mesh: Mesh, table: str = REGISTRY_TABLE) ->
         # session variable, and the connector inlines bound values. "$schema" is written as the
         # JSON escape \u0024schema there: the same JSON document, and no variable lookup.
         rows = [(*r[:-1], r[-1].replace("$", "\\u0024")) for r in rows]
+    rows = [(*r, *([None] * len(HEALTH_COLUMNS))) for r in rows]
     ddl, delete, insert = _statements(table)
     for stmt in ddl:
         target.sql(stmt)

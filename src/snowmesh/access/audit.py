@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from snowmesh.access.grants import plan_graph
+from snowmesh.access.policies import check_policies
 from snowmesh.access.procs import read_declarations
 from snowmesh.access.report import AuditReport, CheckResult
 from snowmesh.access.showgrants import Query, account_drift, collect
@@ -44,7 +45,7 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
         graph = plan
         drift = CheckResult("terraform-drift", skipped=f"no Terraform directory at {tf_dir}")
     ctx = Context(mesh, graph, procedures, object_inventory(mesh, stmts, procedures))
-    return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan", [*prove(ctx), drift])
+    return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan", [*prove(ctx), check_policies(mesh), drift])
 
 
 def audit_account(mesh: Mesh, query: Query, name: str) -> AuditReport:

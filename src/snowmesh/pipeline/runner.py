@@ -44,11 +44,17 @@ class RunReport:
 
 
 def deploy(target: Target, mesh: Mesh, reporter: Reporter) -> ApplyResult:
+    from governance.ingest import register_sources
     from snowmesh.catalog import refresh_registry
+    from snowmesh.ingest import source_spec
+    from snowmesh.policies import apply_governed
 
     plan = build_plan(mesh, local=target.is_local)
-    result = apply(target, plan.statements, reporter, description="deploy")
+    # Tags and masking policies only where the edition supports them (said in the output).
+    result = apply_governed(target, plan.statements, reporter, description="deploy")
     refresh_registry(target, mesh)  # GOVERNANCE_DB.CATALOG.DATA_PRODUCTS follows the manifests
+    for d in mesh.domains:  # what a deployed INGEST() procedure loads (GOVERNANCE_DB.CATALOG.SOURCES)
+        register_sources(target.session, d.name, d.database, [source_spec(s) for s in d.sources])
     return result
 
 
@@ -103,6 +109,9 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
                 report.tasks.append(run)
                 audit.record_task_run(target, report.run_id, dag.name, spec.name, status, started, run.seconds, wh, message)
                 advance(1)
+    from snowmesh.catalog import refresh_health
+
+    refresh_health(target, mesh)  # registry: last validation, freshness, rows after this run
 
 
 def run_mesh(target: Target, mesh: Mesh, reporter: Reporter) -> RunReport:

@@ -13,7 +13,8 @@ from governance.sql import fqn
 
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import apply
-from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.plan import build_plan, publish_statements
+from snowmesh.policies import apply_governed
 from snowmesh.ingest import SourceLoad, ingest_domain
 from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh, Product
 from snowmesh.target import Target
@@ -93,5 +94,8 @@ def run_publish(target: Target, mesh: Mesh, p: Product, reporter: Reporter, outc
     plan = build_plan(mesh, local=target.is_local)
     grants = [g for g in plan.publish_grants if g.object_name.endswith(f".{p.view}")]
     apply(target, grants, reporter, description=f"grant {p.view}")
+    # Older majors still in their deprecation window, and the classification tags on every served view.
+    apply_governed(target, publish_statements(mesh, p, local=target.is_local), reporter,
+                   description=f"publish {p.name}: versions, tags")
     outcome.published = True
     outcome.published_rows = count_rows(target, product_table(mesh, p))
