@@ -110,10 +110,10 @@ def main() -> int:
 
 def run(args: argparse.Namespace, state: Path) -> int:
     import duckdb
+
     from governance.checks import build_checks
     from governance.contract import parse_contract
     from governance.validate import validate_table
-
     from snowmesh.contracts.targets import target_for
     from snowmesh.local import servers
 

@@ -12,10 +12,10 @@ import pytest
 
 from snowmesh.cli.main import run_app
 from snowmesh.console import SilentReporter
-from snowmesh.target import open_target as target_for
 from snowmesh.landing import LandOptions, land_mesh
 from snowmesh.manifest import load_mesh
 from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
+from snowmesh.target import open_target as target_for
 
 ROOT = Path(__file__).resolve().parents[1]
 AD_CLICKS = ROOT / "contracts/marketing/ad_clicks/v1.json"

@@ -18,11 +18,11 @@ from snowflake.snowpark.types import DecimalType
 
 from snowmesh.cli.main import run_app
 from snowmesh.console import SilentReporter
-from snowmesh.target import open_target as target_for
 from snowmesh.landing import LandOptions, land_mesh
 from snowmesh.manifest import load_mesh
 from snowmesh.pipeline import steps
 from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
+from snowmesh.target import open_target as target_for
 
 ROOT = Path(__file__).resolve().parents[1]
 PERF, CLICKS, ROI = "MARKETING.CAMPAIGN_PERFORMANCE", "MARKETING.AD_CLICKS", "FINANCE.CAMPAIGN_ROI"

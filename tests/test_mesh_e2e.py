@@ -6,8 +6,8 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-
 from independent import roi_by_campaign
+
 from snowmesh.console import SilentReporter
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from governance.contract import parse_contract
 
+from governance.contract import parse_contract
 from snowmesh.cli.main import run_app
 from snowmesh.contracts.odcs import API_VERSION, dump_yaml, odcs_errors, to_odcs
 from snowmesh.contracts.odcs_import import from_odcs, load_yaml

@@ -14,11 +14,11 @@ import pytest
 import sqlglot
 import yaml
 from conftest import ROOT
+
 from governance import ingest as gi
 from governance.dag_run import DAG_RUNS_TABLE, record_dag_run
 from governance.publish import PublishRefused, publish_product, publish_statements, registry_entry
 from governance.validate import validate_registered_product
-
 from snowmesh.deploy.tasks import unshipped_calls
 from snowmesh.ingest import source_spec
 from snowmesh.manifest import load_mesh

@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 import sqlglot
 import yaml
-from finance.roi_by_campaign import roi_by_campaign
-from governance.product_health import REGISTRY_COLUMNS, product_health
-from governance.validate import AUDIT_COLUMNS
-from marketing.campaign_summary import CHANNELS, campaign_summary
 from snowflake.core import CreateMode
 from snowflake.core.exceptions import NotFoundError
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from finance.roi_by_campaign import roi_by_campaign
+from governance.product_health import REGISTRY_COLUMNS, product_health
+from governance.validate import AUDIT_COLUMNS
+from marketing.campaign_summary import CHANNELS, campaign_summary
 from snowmesh.cli.main import run_app
 from snowmesh.deploy import project_file as pf
 from snowmesh.deploy.tasks import create_call, deploy_dags, deploy_steps, unshipped_calls

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from snowflake.snowpark import DataFrame, Session
 from snowflake.snowpark import functions as F
-from governance.clock import build_time
 from snowflake.snowpark.types import DecimalType, LongType
+
+from governance.clock import build_time
 
 INPUTS = (
     "FINANCE_DB.RAW.TRANSACTIONS",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def build_time() -> datetime:
@@ -12,4 +12,4 @@ def build_time() -> datetime:
     CREATE TABLE (cols) AS SELECT * FROM (... SYSDATE() ...) shape that save_as_table
     emits, and a literal is the same on Snowflake: one timestamp for the whole build.
     """
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from snowflake.snowpark import DataFrame, Session, Window
 from snowflake.snowpark import functions as F
-from governance.clock import build_time
 from snowflake.snowpark.types import DecimalType, TimestampTimeZone, TimestampType
+
+from governance.clock import build_time
 
 INPUTS = ("MARKETING_DB.RAW.AD_CLICKS",)
 OUTPUT = "MARKETING_DB.STAGING.AD_CLICKS"

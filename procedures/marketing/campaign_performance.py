@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from snowflake.snowpark import DataFrame, Session, Window
 from snowflake.snowpark import functions as F
-from governance.clock import build_time
 from snowflake.snowpark.types import DecimalType, LongType
+
+from governance.clock import build_time
 
 # Lineage declarations, checked against domains/marketing/domain.yml by the tests.
 INPUTS = ("MARKETING_DB.RAW.CAMPAIGNS", "MARKETING_DB.RAW.AD_CLICKS", "MARKETING_DB.RAW.AD_SPEND")

@@ -13,7 +13,6 @@ from dataclasses import astuple, dataclass
 
 from governance.product_health import REGISTRY_COLUMNS, REGISTRY_TABLE, registry_ddl
 from governance.sql import fqn, literal, split_fqn
-
 from snowmesh.manifest.model import PRODUCTS, Mesh
 from snowmesh.target import Target
 

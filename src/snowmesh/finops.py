@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from governance.sql import literal
-
 from snowmesh.manifest.model import Mesh
 
 Query = Callable[[str], list[tuple]]

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
-from governance.sql import fqn, literal
 from sqlglot import exp
 from sqlglot.lineage import lineage
 from sqlglot.optimizer.qualify import qualify
 
+from governance.sql import fqn, literal
 from snowmesh.access.procs import handler_file, read_declaration
 from snowmesh.deploy.plan import consumer_role, contract_columns
 from snowmesh.errors import InputError

@@ -20,16 +20,13 @@ from pathlib import Path
 
 from governance import ingest as shared
 from governance.sql import fqn, ident
-
 from snowmesh.console import Reporter
 from snowmesh.deploy import render
-from snowmesh.deploy.plan import FILE_FORMAT, LEDGER, STAGE
+from snowmesh.deploy.plan import STAGE
 from snowmesh.errors import StepFailed
 from snowmesh.local import servers
 from snowmesh.manifest.model import RAW, Domain, Source
 from snowmesh.target import Target
-
-assert (FILE_FORMAT, LEDGER, STAGE) == (shared.FILE_FORMAT, shared.LEDGER, shared.STAGE)  # one set of names
 
 
 @dataclass

@@ -106,7 +106,7 @@ def detect_edition(target: Any) -> str:
         return "local"
     try:
         target.sql("SHOW TAGS IN ACCOUNT")
-    except Exception as exc:  # noqa: BLE001 - classified by message, re-raised otherwise
+    except Exception as exc:
         if "unsupported feature" in str(exc).lower():
             return "standard"
         raise

@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable, Iterable
 
 from governance.sql import IdentifierError, check_ident
-
 from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Kind, Statement

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from governance.sql import IdentifierError
-
 from snowmesh.access.grants import strict_ident
 from snowmesh.errors import InputError
 from snowmesh.manifest.model import PRODUCTS, STAGING, Domain, Mesh, Product

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from governance.sql import IdentifierError, fqn, ident
-
 from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
 from snowmesh.access.report import CheckResult
 from snowmesh.access.verify import PLATFORM_ROLES

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from governance.sql import IdentifierError
-
 from snowmesh.access.grants import strict_ident
 from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
 from snowmesh.access.hcl import Module, Scope, TerraformError, block, child_scope, instances, load_module

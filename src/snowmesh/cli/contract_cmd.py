@@ -84,12 +84,11 @@ def validate(
 ) -> None:
     """Run the contract's schema and data checks (one aggregate query) against a product's table."""
     from governance.validate import AUDIT_TABLE, ValidationError, validate_table, write_audit
-
     from snowmesh.contracts.compare import report_dict
     from snowmesh.contracts.loading import check_matches_product, find_product, load_path, resolve
-    from snowmesh.target import open_target
     from snowmesh.manifest import load_mesh
     from snowmesh.pipeline.steps import product_table, staging_table
+    from snowmesh.target import open_target
 
     if fmt not in ("table", "json"):
         raise InputError(f"--format must be table or json, got {fmt!r}")
@@ -197,9 +196,8 @@ def diff(
     outcome = do_diff(load_path(old), load_path(new), allow_breaking)
     if verify and outcome.needs_verification and outcome.breaking_ok and outcome.diff.semver_ok:
         from governance.validate import validate_table
-
-        from snowmesh.target import open_target
         from snowmesh.manifest import load_mesh
+        from snowmesh.target import open_target
 
         mesh = load_mesh(project)
         table = verify_table(mesh, outcome)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import typer
@@ -22,7 +22,7 @@ app = typer.Typer(
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
 ConnectionOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
 ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,14 +21,13 @@ from snowmesh.errors import InputError
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/).")]
 
 
-def _num(v: float | int | None, fmt: str = "{:,.1f}") -> str:
+def _num(v: float | None, fmt: str = "{:,.1f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
 def product_detail(project: Path, name: str, today: date | None = None) -> dict[str, Any]:
     """Everything ``product show`` prints, as data (also its ``--format json``)."""
     from governance.contract import parse_contract
-
     from snowmesh import policies, versions
     from snowmesh.manifest import load_mesh
 
@@ -87,7 +86,7 @@ def register(app: typer.Typer) -> None:
     @app.command("products")
     def products(
         project: ProjectOpt = Path("."),
-        connection: Annotated[Optional[str], typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
+        connection: Annotated[str | None, typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="Recompute health in the warehouse first.")] = False,
         output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ) -> None:
@@ -131,7 +130,7 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str, typer.Argument(help="PRODUCT or DOMAIN.PRODUCT")],
         project: ProjectOpt = Path("."),
         output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-        today: Annotated[Optional[str], typer.Option(help="Evaluate deprecation windows on this date.")] = None,
+        today: Annotated[str | None, typer.Option(help="Evaluate deprecation windows on this date.")] = None,
     ) -> None:
         """Show a product's schema, contract metadata and served versions (with their readers)."""
         try:

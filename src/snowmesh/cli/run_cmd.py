@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -32,23 +32,24 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def run(
         project: Annotated[Path, typer.Option("--project", "-p")] = Path("."),
-        connection: Annotated[Optional[str], typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
+        connection: Annotated[str | None, typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
         clicks: Clicks = 100_000,
         seed: Seed = 42,
         corrupt_fraction: Corrupt = 0.001,
         days: Annotated[int, typer.Option(help="Days of data to generate.")] = 30,
         generate: Annotated[
-            Optional[bool], typer.Option("--generate/--no-generate", help="Land generated files first (default: local only).")
+            bool | None, typer.Option("--generate/--no-generate", help="Land generated files first (default: local only).")
         ] = None,
         keep_servers: Annotated[bool, typer.Option("--keep-servers", help="Leave the local account running.")] = False,
     ) -> None:
         """Deploy, land data, run every domain's task graph, and print a summary."""
+        import uuid
+
         from snowmesh.landing import land_mesh
         from snowmesh.manifest import load_mesh
-        from snowmesh.pipeline.runner import deploy, walk_mesh, RunReport
+        from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
         from snowmesh.pipeline.summary import render_summary, top_roi
         from snowmesh.target import open_target
-        import uuid
 
         options = _options(clicks, seed, corrupt_fraction, days)
         mesh = load_mesh(project)

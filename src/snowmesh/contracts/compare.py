@@ -16,7 +16,6 @@ from typing import Any
 
 from governance.diff import ContractDiff, diff_contracts
 from governance.validate import ValidationReport
-
 from snowmesh.contracts.loading import LoadedContract, find_product
 from snowmesh.errors import InputError
 from snowmesh.manifest.model import Mesh

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from governance.schema_check import ObservedColumn, SchemaFinding, describe_dataframe, diff_schema
-
 from snowmesh.console import Reporter, SilentReporter
 from snowmesh.contracts.loading import LoadedContract, mesh_contracts
 from snowmesh.errors import InputError
@@ -157,8 +156,8 @@ def _first_line(exc: Exception) -> str:
 
 def run_gate(root: Path, reporter: Reporter, options: LandOptions | None = None) -> GateReport:
     """Run the gate for every product of the mesh under ``root``; see the module docstring."""
-    from snowmesh.target import open_target as target_for
     from snowmesh.manifest import load_mesh
+    from snowmesh.target import open_target as target_for
 
     mesh = load_mesh(root)
     # Input problems first, before any server starts: every contract parses and names its

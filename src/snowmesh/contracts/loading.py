@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from governance.contract import Contract, ContractError, parse_contract
-
 from snowmesh.errors import InputError
 from snowmesh.manifest.model import Mesh, Product
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from governance.contract import normalize_type, snowflake_type
 
+from governance.contract import normalize_type, snowflake_type
 from snowmesh.contracts.loading import parse
 from snowmesh.contracts.odcs import BOUNDS, JSON_SCHEMA_DIALECT, LOGICAL_TYPES, OPERATORS, odcs_errors
 from snowmesh.errors import InputError

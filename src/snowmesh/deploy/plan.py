@@ -13,15 +13,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
+from governance.ingest import FILE_FORMAT, LEDGER, STAGE  # shared with the in-warehouse ingest
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Statement
 from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, STAGING, Domain, Mesh, Product, Source
 
 GOVERNANCE_DB = "GOVERNANCE_DB"
 GOVERNANCE_SCHEMAS = ("CATALOG", "AUDIT")
-FILE_FORMAT = "CSV_GZIP"
-STAGE = "LANDING"
-LEDGER = "INGESTED_FILES"
 PLATFORM_ROLE = "SYSADMIN"
 
 
@@ -242,4 +240,4 @@ def publish_view(mesh: Mesh, p: Product, *, local: bool = False) -> Statement:
     )
 
 
-__all__ = ["GOVERNANCE_DB", "Plan", "build_plan", "publish_statements", "publish_view", "STAGING"]
+__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "publish_statements", "publish_view"]

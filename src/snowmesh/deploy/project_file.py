@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from governance.sql import check_ident
 from governance.validate import RESULT_COLUMNS
-
 from snowmesh.deploy.plan import GOVERNANCE_DB
 from snowmesh.manifest.model import PRODUCTS, RAW, STAGING, Mesh
 from snowmesh.pipeline.dag import procedure_name

@@ -19,7 +19,6 @@ from governance.sql import IdentifierError, check_ident
 from snowmesh.errors import InputError
 from snowmesh.manifest.model import Column, Domain, InputRef, Mesh, Product, Source, Warehouse
 
-
 _IDENT_PATTERN = "^[A-Z_][A-Z0-9_$]{0,254}$"
 
 

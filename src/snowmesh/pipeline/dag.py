@@ -111,7 +111,7 @@ def mesh_dags(mesh: Mesh) -> list[tuple[Domain, DAG, dict[str, TaskSpec]]]:
 
 def walk(dag: DAG, specs: dict[str, TaskSpec]) -> list[TaskSpec]:
     """Tasks of one DAG in dependency order (Kahn), the finalizer last."""
-    tasks = [t for t in dag.tasks if not specs[t.name].kind == FINALIZE]
+    tasks = [t for t in dag.tasks if specs[t.name].kind != FINALIZE]
     done: list[str] = []
     pending = {t.name: {p.name for p in t.predecessors} for t in tasks}
     while pending:

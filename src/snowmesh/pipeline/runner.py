@@ -6,17 +6,18 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from governance.sql import ident, literal
 from snowmesh import audit
 from snowmesh.console import Reporter
-from snowmesh.deploy.apply import ApplyResult, apply
+from snowmesh.deploy.apply import ApplyResult
 from snowmesh.deploy.plan import build_plan
 from snowmesh.errors import StepFailed
 from snowmesh.ingest import SourceLoad
 from snowmesh.manifest.model import Mesh
 from snowmesh.pipeline import steps
-from governance.sql import ident, literal
 from snowmesh.pipeline.dag import BUILD, FINALIZE, INGEST, PUBLISH, VALIDATE, mesh_dags, query_tag, walk
 from snowmesh.target import Target
+
 
 @dataclass
 class TaskRun:

@@ -10,13 +10,12 @@ import importlib
 from dataclasses import dataclass, field
 
 from governance.sql import fqn
-
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import apply
 from snowmesh.deploy.plan import build_plan, publish_statements
-from snowmesh.policies import apply_governed
 from snowmesh.ingest import SourceLoad, ingest_domain
 from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh, Product
+from snowmesh.policies import apply_governed
 from snowmesh.target import Target
 
 
