@@ -21,6 +21,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from snowmesh.access.hcl import normalize  # the same normalisation the verifier reads HCL with
 from snowmesh.infra.tfvars import (
     TFVARS_PATH,
     consumer_grants,
@@ -37,23 +38,6 @@ MODULES = TF / "modules"
 
 
 # --- parsing ---------------------------------------------------------------------------
-
-
-def _unquote(s: str) -> str:
-    # python-hcl2 8 keeps the quotes (and escapes) of string literals and block labels; 7 does not.
-    s = s[1:-1] if len(s) >= 2 and s[0] == '"' and s[-1] == '"' else s
-    return s.replace('\\"', '"')
-
-
-def _norm(v: Any) -> Any:
-    if isinstance(v, dict):
-        # Drop the parser's bookkeeping keys (__is_block__, __comments__ ...).
-        return {_unquote(k): _norm(x) for k, x in v.items() if not k.startswith("__")}
-    if isinstance(v, list):
-        return [_norm(x) for x in v]
-    if isinstance(v, str):
-        return _unquote(v)
-    return v
 
 
 @dataclass
@@ -105,7 +89,7 @@ def load_module(path: Path) -> TfModule:
     mod = TfModule(path)
     for f in sorted(path.glob("*.tf")):
         with f.open() as fh:
-            doc = _norm(hcl2.load(fh))
+            doc = normalize(hcl2.load(fh))
         for block in doc.get("resource", []):
             for type_, named in block.items():
                 for name, body in named.items():

@@ -29,6 +29,15 @@ from typing import Any
 from governance.sql import check_ident, fqn, ident, literal, split_fqn
 
 RAW, STAGE, FILE_FORMAT, LEDGER = "RAW", "LANDING", "CSV_GZIP", "INGESTED_FILES"
+
+
+def landing_table(source: str) -> str:
+    """All-VARCHAR table COPY writes into; typing happens in SQL so bad rows can be quarantined."""
+    return f"{source}_LANDING"
+
+
+def quarantine_table(source: str) -> str:
+    return f"{source}_QUARANTINE"
 SOURCES_TABLE = "GOVERNANCE_DB.CATALOG.SOURCES"
 SOURCES_COLUMNS = (("DOMAIN", "VARCHAR NOT NULL"), ("DATABASE_NAME", "VARCHAR NOT NULL"),
                    ("SOURCE", "VARCHAR NOT NULL"), ("SPEC", "VARCHAR NOT NULL"))
@@ -57,11 +66,11 @@ class SourceSpec:
 
     @property
     def landing_table(self) -> str:
-        return f"{self.name}_LANDING"
+        return landing_table(self.name)
 
     @property
     def quarantine_table(self) -> str:
-        return f"{self.name}_QUARANTINE"
+        return quarantine_table(self.name)
 
     @property
     def typed_table(self) -> str:

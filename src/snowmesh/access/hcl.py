@@ -32,11 +32,11 @@ def _unquote(s: str) -> str:
     return s.replace('\\"', '"')
 
 
-def _norm(v: Any) -> Any:
+def normalize(v: Any) -> Any:
     if isinstance(v, dict):
-        return {_unquote(k): _norm(x) for k, x in v.items() if not k.startswith("__")}
+        return {_unquote(k): normalize(x) for k, x in v.items() if not k.startswith("__")}
     if isinstance(v, list):
-        return [_norm(x) for x in v]
+        return [normalize(x) for x in v]
     return _unquote(v) if isinstance(v, str) else v
 
 
@@ -66,7 +66,7 @@ def _load(path: Path, stamp: tuple[tuple[str, int, int], ...]) -> Module:
         f = path / name
         try:
             with f.open() as fh:
-                doc = _norm(hcl2.load(fh))
+                doc = normalize(hcl2.load(fh))
         except (LarkError, ValueError) as exc:
             raise TerraformError(f"{f}: not valid HCL: {str(exc).splitlines()[0]}") from None
         for block in doc.get("resource", []):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import governance.ingest as ingest_names  # table names shared with the in-warehouse ingest
+
 # Snowflake schemas every domain database has. Consumers only ever see PRODUCTS views.
 RAW, STAGING, PRODUCTS = "RAW", "STAGING", "PRODUCTS"
 SCHEMAS = (RAW, STAGING, PRODUCTS)
@@ -28,12 +30,11 @@ class Source:
 
     @property
     def landing_table(self) -> str:
-        """All-VARCHAR table COPY writes into; typing happens in SQL so bad rows can be quarantined."""
-        return f"{self.name}_LANDING"
+        return ingest_names.landing_table(self.name)
 
     @property
     def quarantine_table(self) -> str:
-        return f"{self.name}_QUARANTINE"
+        return ingest_names.quarantine_table(self.name)
 
 
 @dataclass(frozen=True)
