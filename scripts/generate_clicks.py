@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import sys
 
-from snowmesh.generate import generate_marketing, summarize
-from snowmesh.generate.cli import parser, run
+from snowmesh.generate import generate_marketing
+from snowmesh.generate.cli import parser, report_lines, run
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     result = run(args, generate_marketing)
-    for source, (rows, corrupt) in summarize(result.landed).items():
-        print(f"{source:<14} {rows:>10,} rows  {corrupt:>6,} corrupt")
-    print(
-        f"{len(result.landed)} files -> {result.target}: "
-        f"generate {result.generate_seconds:.2f}s, write {result.write_seconds:.2f}s"
-    )
+    print("\n".join(report_lines(result)))
     return 0
 
 

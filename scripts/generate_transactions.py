@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import sys
 
-from snowmesh.generate import generate_finance, summarize
-from snowmesh.generate.cli import parser, run
+from snowmesh.generate import generate_finance
+from snowmesh.generate.cli import parser, report_lines, run
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser(__doc__.splitlines()[0], finance=True).parse_args(argv)
     result = run(args, generate_finance)
-    for source, (rows, corrupt) in summarize(result.landed).items():
-        print(f"{source:<14} {rows:>10,} rows  {corrupt:>6,} corrupt")
-    print(
-        f"{len(result.landed)} files -> {result.target}: "
-        f"generate {result.generate_seconds:.2f}s, write {result.write_seconds:.2f}s"
-    )
+    print("\n".join(report_lines(result)))
     return 0
 
 

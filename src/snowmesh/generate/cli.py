@@ -84,3 +84,14 @@ def run(args: argparse.Namespace, generate: Callable[..., dict[str, SourceData]]
             s3.create_bucket(Bucket=args.bucket)
         landed, target = land(data, s3, args.bucket), f"s3://{args.bucket}"
     return Run(landed, t1 - t0, time.perf_counter() - t1, target)
+
+
+def report_lines(result: Any) -> list[str]:
+    """What the generator scripts print: rows and corrupt rows per source, then files and timings."""
+    from snowmesh.generate.landing import summarize
+
+    lines = [f"{source:<14} {rows:>10,} rows  {corrupt:>6,} corrupt"
+             for source, (rows, corrupt) in summarize(result.landed).items()]
+    lines.append(f"{len(result.landed)} files -> {result.target}: "
+                 f"generate {result.generate_seconds:.2f}s, write {result.write_seconds:.2f}s")
+    return lines
