@@ -102,3 +102,91 @@ def test_apply_governed_says_what_happened(monkeypatch, mesh) -> None:
     assert said[-1].startswith("WARN policies: Standard edition") and len(applied[-1]) < len(stmts)
     apply_governed(_Target(None), stmts, reporter)
     assert "Enterprise edition" in said[-1] and len(applied[-1]) == len(stmts)
+
+
+# --- compare, then apply: a second deploy sets nothing; a changed policy is UNSET, then SET -----
+
+TAG = '"GOVERNANCE_DB"."CATALOG"."CLASSIFICATION"'
+TYPES = ("VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP_NTZ")
+
+
+class _Enterprise:
+    """A fake Enterprise account answering SHOW TAGS and POLICY_REFERENCES from fixture rows, in
+    Snowflake's column order; everything sent must parse as Snowflake SQL."""
+
+    def __init__(self, tags: list[tuple[str, str, str]], attached: list[tuple[str, str, str]]) -> None:
+        self.is_local, self.tags, self.attached, self.ran = False, tags, attached, []
+
+    def sql(self, text: str):
+        self.ran.append(text)
+        assert sqlglot.parse_one(text, read="snowflake") is not None
+        if text.startswith("SHOW TAGS LIKE"):  # created_on, name, database_name, schema_name, owner, ...
+            like = text.split("'")[1]
+            return [("2030-01-01", n, db, s, "SYSADMIN", "", "[]", "ROLE") for db, s, n in self.tags if n == like]
+        if "POLICY_REFERENCES" in text:
+            assert "REF_ENTITY_NAME => 'GOVERNANCE_DB.CATALOG.CLASSIFICATION', REF_ENTITY_DOMAIN => 'TAG'" in text
+            return list(self.attached)
+        return []
+
+
+def _deploy(mesh, account, monkeypatch) -> tuple[list, list[str]]:
+    import snowmesh.deploy.apply as apply_mod
+
+    applied, said = [], []
+    monkeypatch.setattr(apply_mod, "apply", lambda t, s, r, description="": applied.append(list(s)))
+    reporter = SimpleNamespace(info=said.append, warn=lambda m: said.append("WARN " + m))
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    apply_governed(account, build_plan(mesh, local=False).statements, reporter)
+    return applied[-1], said
+
+
+def _tag_sql(stmts) -> list[str]:
+    return [s.sql for s in stmts if s.sql.startswith("ALTER TAG ")]
+
+
+def test_first_deploy_sets_every_tag_policy(mesh, monkeypatch) -> None:
+    sent, said = _deploy(mesh, _Enterprise([], []), monkeypatch)  # no tag yet: nothing is asked of it
+    assert _tag_sql(sent) == [f'ALTER TAG {TAG} SET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_{t}"'
+                              for t in TYPES]
+    assert said[-1] == "policies: Enterprise edition: 20 tag/masking statement(s) applied"  # 2 tags, 6 x 3
+
+
+def test_second_deploy_sets_no_tag_policy(mesh, monkeypatch) -> None:
+    account = _Enterprise([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")],
+                          [("GOVERNANCE_DB", "CATALOG", f"MASK_{t}") for t in TYPES])
+    sent, said = _deploy(mesh, account, monkeypatch)
+    assert _tag_sql(sent) == []
+    assert any("POLICY_REFERENCES" in q for q in account.ran)
+    assert said[-1] == "policies: Enterprise edition: 14 tag/masking statement(s) applied, 6 tag policy(ies) already set"
+    # The policies themselves still converge: CREATE IF NOT EXISTS, then SET BODY to the rendered body.
+    bodies = [s.sql for s in sent if s.sql.startswith("ALTER MASKING POLICY")]
+    assert len(bodies) == len(TYPES)
+
+
+def test_a_changed_policy_is_unset_then_set(mesh, monkeypatch) -> None:
+    # The account's tag holds an older VARCHAR policy (MASK_STRING) and the current other five.
+    held = [("GOVERNANCE_DB", "CATALOG", "MASK_STRING")] + [("GOVERNANCE_DB", "CATALOG", f"MASK_{t}")
+                                                            for t in TYPES if t != "VARCHAR"]
+    sent, _ = _deploy(mesh, _Enterprise([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")], held), monkeypatch)
+    assert _tag_sql(sent) == [
+        f'ALTER TAG {TAG} UNSET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_STRING"',
+        f'ALTER TAG {TAG} SET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_VARCHAR"',
+    ]
+    sql = [s.sql for s in sent]
+    last_policy = max(i for i, q in enumerate(sql) if q.startswith(("CREATE MASKING POLICY", "ALTER MASKING POLICY")))
+    assert sql.index(_tag_sql(sent)[0]) > last_policy  # the policy exists before a tag points at it
+    for q in _tag_sql(sent):
+        assert sqlglot.parse_one(q, read="snowflake") is not None
+
+
+def test_policy_body_is_set_on_every_deploy_and_matches_the_create(mesh) -> None:
+    sql = [s.sql for s in build_plan(mesh, local=True).statements if s.kind == Kind.MASKING_POLICY]
+    creates = {re.search(r'"(MASK_\w+)"', s).group(1): s for s in sql if s.startswith("CREATE MASKING POLICY")}
+    alters = {re.search(r'"(MASK_\w+)"', s).group(1): s for s in sql if s.startswith("ALTER MASKING POLICY")}
+    assert creates.keys() == alters.keys() == {f"MASK_{t}" for t in TYPES}
+    for name, alter in alters.items():
+        assert alter.startswith(f'ALTER MASKING POLICY "GOVERNANCE_DB"."CATALOG"."{name}" SET BODY -> CASE ')
+        body = alter.split(" SET BODY -> ", 1)[1]
+        assert body == creates[name].split(" -> ", 1)[1].split(" COMMENT = ")[0]
+        assert isinstance(sqlglot.parse_one(body, read="snowflake"), exp.Case)
+        assert sql.index(alter) == sql.index(creates[name]) + 1

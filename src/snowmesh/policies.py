@@ -14,15 +14,21 @@ the domains own the decision, column by column, in their contracts:
 Tags and masking policies need Enterprise edition. They are always rendered; the local account
 records them (fakesnow ignores TAG and raises on MASKING POLICY); a real account applies them
 when :func:`detect_edition` finds the feature, and the deploy says which happened.
+
+Re-deploys converge: a policy is CREATE ... IF NOT EXISTS followed by ALTER ... SET BODY (so a
+changed body applies), and a tag's policies are compared with the account before any
+``ALTER TAG ... SET MASKING POLICY`` (Snowflake refuses to set a policy a tag already holds).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from governance.sql import ident, literal, split_fqn
 from snowmesh.deploy import render as r
-from snowmesh.deploy.statements import ENTERPRISE_ONLY, Statement
+from snowmesh.deploy.statements import ENTERPRISE_ONLY, Kind, Statement
 from snowmesh.manifest.model import PRODUCTS, Domain, Mesh
 
 GOVERNANCE_DB, POLICY_SCHEMA = "GOVERNANCE_DB", "CATALOG"
@@ -69,6 +75,8 @@ def account_statements(mesh: Mesh) -> list[Statement]:
     for type_, masked in _MASKED.items():
         out.append(r.masking_policy(*policy_name(type_), type_, unmask, DOMAIN_TAG, ADMIN_UNMASK_ROLE, masked,
                                     comment="tag-based: masks columns tagged CLASSIFICATION"))
+        # IF NOT EXISTS keeps an old body; SET BODY brings it to the rendered one (same body: no-op).
+        out.append(r.masking_policy_body(*policy_name(type_), unmask, DOMAIN_TAG, ADMIN_UNMASK_ROLE, masked))
     for type_ in _MASKED:
         out.append(r.tag_masking_policy(CLASSIFICATION_TAG, policy_name(type_)))
     return out
@@ -121,10 +129,81 @@ def split_governed(statements: Sequence[Statement], edition: str) -> tuple[list[
     return keep, [s for s in statements if s.kind in ENTERPRISE_ONLY]
 
 
+# --- compare, then apply: a tag's masking policies ------------------------------------------
+
+_Q = r'"[A-Z_][A-Z0-9_$]*"'
+_ATTACH = re.compile(rf"ALTER TAG ({_Q}\.{_Q}\.{_Q}) SET MASKING POLICY ({_Q}\.{_Q}\.{_Q})\Z")
+
+Name = tuple[str, ...]
+
+
+def _unquote(quoted: str) -> Name:
+    return split_fqn(quoted.replace('"', ""))
+
+
+def tag_exists_sql(tag: Sequence[str]) -> str:
+    # SHOW TAGS works before GOVERNANCE_DB exists (first deploy); LIKE is a pattern, the row is matched exactly.
+    return f"SHOW TAGS LIKE {literal(tag[-1])} IN ACCOUNT"
+
+
+def attached_policies_sql(tag: Sequence[str]) -> str:
+    """The masking policies set on a tag. Snowflake documents POLICY_REFERENCES(REF_ENTITY_NAME,
+    REF_ENTITY_DOMAIN => 'TAG') as returning one row per policy set on that tag (POLICY_DB,
+    POLICY_SCHEMA, POLICY_NAME, POLICY_KIND); not yet run against a real account."""
+    fq = ".".join(split_fqn(".".join(tag)))
+    return (f"SELECT POLICY_DB, POLICY_SCHEMA, POLICY_NAME FROM TABLE({ident(tag[0])}.INFORMATION_SCHEMA."
+            f"POLICY_REFERENCES(REF_ENTITY_NAME => {literal(fq)}, REF_ENTITY_DOMAIN => 'TAG')) "
+            "WHERE POLICY_KIND = 'MASKING_POLICY'")
+
+
+def attached_policies(target: Any, tag: Name) -> set[Name]:
+    """Policies the account's tag holds now; none when the tag does not exist yet."""
+    # SHOW TAGS columns: created_on, name, database_name, schema_name, ... (Snowflake's documented order).
+    if not any((row[2], row[3], row[1]) == tuple(tag) for row in target.sql(tag_exists_sql(tag))):
+        return set()
+    return {(str(db), str(schema), str(name)) for db, schema, name in target.sql(attached_policies_sql(tag))}
+
+
+def converge_tag_policies(target: Any, statements: Sequence[Statement]) -> tuple[list[Statement], int]:
+    """Replace the rendered ``ALTER TAG t SET MASKING POLICY p`` statements by what the account needs:
+    nothing when ``t`` already holds ``p``; ``UNSET`` of any policy ``t`` holds that the plan does not
+    name (a tag holds one policy per type, so a renamed or retyped policy must go first), then
+    ``SET`` of the missing ones. Returns (statements, how many SETs were already in place)."""
+    wanted: dict[Name, list[tuple[Name, Statement]]] = {}
+    for s in statements:
+        if s.kind == Kind.MASKING_POLICY and (m := _ATTACH.match(s.sql)):
+            wanted.setdefault(_unquote(m.group(1)), []).append((_unquote(m.group(2)), s))
+    if not wanted:
+        return list(statements), 0
+    changes: dict[Name, list[Statement]] = {}
+    in_place = 0
+    for tag, pairs in wanted.items():
+        held = attached_policies(target, tag)
+        desired = {p for p, _ in pairs}
+        unset = [r.tag_unset_masking_policy(tag, p) for p in sorted(held - desired)]
+        sets = [s for p, s in pairs if p not in held]
+        in_place += len(pairs) - len(sets)
+        changes[tag] = [*unset, *sets]
+    out: list[Statement] = []
+    for s in statements:
+        m = _ATTACH.match(s.sql) if s.kind == Kind.MASKING_POLICY else None
+        if m is None:
+            out.append(s)
+        else:  # a tag's changes go where its first SET was: after the CREATE TAG / POLICY statements
+            out += changes.pop(_unquote(m.group(1)), [])
+    return out, in_place
+
+
 def apply_governed(target: Any, statements: Sequence[Statement], reporter: Any, description: str = "deploy") -> Any:
-    """``deploy.apply.apply`` that knows the edition: say what happens to the policies."""
+    """``deploy.apply.apply`` that compares first: retired versions whose views are gone are left
+    alone (snowmesh.versions), a tag's masking policies are set only where missing, and the
+    output says what happened to the policies on this edition."""
+    from snowmesh import versions
     from snowmesh.deploy.apply import apply
 
+    statements, retired = versions.unretired(target, statements)
+    if retired:
+        reporter.info(f"versions: {', '.join(retired)} already retired (view dropped): nothing to revoke or drop")
     governed = [s for s in statements if s.kind in ENTERPRISE_ONLY]
     if not governed:
         return apply(target, statements, reporter, description=description)
@@ -137,10 +216,14 @@ def apply_governed(target: Any, statements: Sequence[Statement], reporter: Any, 
         reporter.warn(f"policies: Standard edition: {len(skipped)} tag/masking statement(s) rendered but not "
                       "applied (masking policies need Enterprise); protected columns are NOT masked")
     else:
-        reporter.info(f"policies: Enterprise edition: {len(governed)} tag/masking statement(s) applied")
+        keep, in_place = converge_tag_policies(target, keep)
+        applied = sum(1 for s in keep if s.kind in ENTERPRISE_ONLY)
+        reporter.info(f"policies: Enterprise edition: {applied} tag/masking statement(s) applied"
+                      + (f", {in_place} tag policy(ies) already set" if in_place else ""))
     return apply(target, keep, reporter, description=description)
 
 
 __all__ = ["ADMIN_UNMASK_ROLE", "CLASSIFICATION_TAG", "DOMAIN_TAG", "PROTECTED", "account_statements",
-           "apply_governed", "detect_edition", "policy_name", "policy_type", "protected_columns",
-           "split_governed", "unmask_role", "view_tag_statements"]
+           "apply_governed", "attached_policies", "attached_policies_sql", "converge_tag_policies",
+           "detect_edition", "policy_name", "policy_type", "protected_columns", "split_governed",
+           "tag_exists_sql", "unmask_role", "view_tag_statements"]

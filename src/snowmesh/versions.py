@@ -12,18 +12,27 @@ folder already is the product's version history. An older major is
   their names and changes nothing;
 * **gone** when it has no deprecation date or its status is ``retired`` (nothing rendered).
 
-Pure: reads contract files and handler sources (with ``ast``, never importing them).
+Retirement converges without touching the contract: the plan renders an expired version's
+REVOKE + DROP until its status says ``retired``, and :func:`unretired` (called by the deploy's
+apply) leaves those statements out once the view no longer exists -- a REVOKE on a dropped
+view fails on a real account, and there is nothing left to revoke.
+
+Pure, apart from :func:`unretired`: reads contract files and handler sources (with ``ast``,
+never importing them).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from governance.sql import fqn, literal, split_fqn
+from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.errors import InputError
 from snowmesh.manifest.model import PRODUCTS, Mesh, Product
 
@@ -151,5 +160,51 @@ def check_retirements(mesh: Mesh, today: date) -> list[Version]:
     return expired
 
 
+# --- retirement on an account: compare, then apply ----------------------------------------------
+
+def _retired_view(s: Statement) -> tuple[str, str, str] | None:
+    """The view a retirement statement (render.revoke_on ... ON VIEW, render.drop_view) is about."""
+    if (s.kind == Kind.REVOKE and " ON VIEW " in s.sql) or (s.kind == Kind.DROP and s.sql.startswith("DROP VIEW ")):
+        parts = split_fqn(s.object_name)
+        if len(parts) == 3:
+            return (parts[0], parts[1], parts[2])
+    return None
+
+
+def existing_views_sql(database: str, schema: str, names: Sequence[str]) -> str:
+    return (f"SELECT TABLE_NAME FROM {fqn(database)}.INFORMATION_SCHEMA.VIEWS "
+            f"WHERE TABLE_SCHEMA = {literal(schema)} AND TABLE_NAME IN ({', '.join(literal(n) for n in names)})")
+
+
+def existing_views(target: Any, views: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """Which of ``views`` exist: INFORMATION_SCHEMA.VIEWS, one query per database and schema (the same
+    on the local account and a real one; there it lists the views the deploying role can see)."""
+    found: set[tuple[str, str, str]] = set()
+    for db, schema in sorted({(d, s) for d, s, _ in views}):
+        names = sorted(v for d, s, v in views if (d, s) == (db, schema))
+        try:
+            rows = target.sql(existing_views_sql(db, schema, names))
+        except Exception as exc:  # no database yet (first deploy): no view in it either
+            if "does not exist" not in str(exc).lower():
+                raise
+            rows = []
+        found |= {(db, schema, str(row[0])) for row in rows}
+    return found
+
+
+def unretired(target: Any, statements: Sequence[Statement]) -> tuple[list[Statement], list[str]]:
+    """Leave out the REVOKE / DROP VIEW of versions whose view is already gone.
+
+    The first deploy after the deprecation date revokes and drops (the view exists); every later
+    one finds no view and sends nothing for it. Returns (statements, the views left alone).
+    """
+    retiring = {v for s in statements if (v := _retired_view(s))}
+    if not retiring:
+        return list(statements), []
+    gone = retiring - existing_views(target, retiring)
+    kept = [s for s in statements if _retired_view(s) not in gone]
+    return kept, sorted(".".join(v) for v in gone)
+
+
 __all__ = ["RetirementBlocked", "Version", "check_retirements", "check_servable", "consumers", "dependents",
-           "previous", "versions"]
+           "existing_views", "existing_views_sql", "previous", "unretired", "versions"]

@@ -212,13 +212,7 @@ def masking_policy(db: str, schema_name: str, name: str, type_: str, unmask: Seq
     """
     if type_ not in POLICY_TYPES:
         raise ValueError(f"no masking policy for type {type_!r}")
-    tag_name = literal(".".join(check_ident(p) for p in domain_tag))
-    whens = " ".join(
-        f"WHEN SYSTEM$GET_TAG_ON_CURRENT_COLUMN({tag_name}) = {literal(check_ident(d))} "
-        f"AND IS_ROLE_IN_SESSION({literal(ident(role))}) THEN VAL"
-        for d, role in unmask
-    )
-    body = f"CASE WHEN IS_ROLE_IN_SESSION({literal(ident(admin_role))}) THEN VAL {whens} ELSE {masked} END"
+    body = masking_body(unmask, domain_tag, admin_role, masked)
     sql = (f"CREATE MASKING POLICY IF NOT EXISTS {fqn(db, schema_name, name)} AS (VAL {type_}) "
            f"RETURNS {type_} -> {body}")
     if comment:
@@ -249,3 +243,29 @@ def revoke_on(privileges: Sequence[str], object_type: str, object_name: Sequence
 
 def drop_view(db: str, schema_name: str, name: str) -> Statement:
     return Statement(Kind.DROP, f"{db}.{schema_name}.{name}", f"DROP VIEW IF EXISTS {fqn(db, schema_name, name)}")
+
+# --- policy convergence (snowmesh.policies: CREATE ... IF NOT EXISTS never updates a body) ---
+
+def masking_body(unmask: Sequence[tuple[str, str]], domain_tag: Sequence[str], admin_role: str, masked: str) -> str:
+    """The CASE expression of :func:`masking_policy` (shared with :func:`masking_policy_body`)."""
+    tag_name = literal(".".join(check_ident(p) for p in domain_tag))
+    whens = " ".join(
+        f"WHEN SYSTEM$GET_TAG_ON_CURRENT_COLUMN({tag_name}) = {literal(check_ident(d))} "
+        f"AND IS_ROLE_IN_SESSION({literal(ident(role))}) THEN VAL"
+        for d, role in unmask
+    )
+    return f"CASE WHEN IS_ROLE_IN_SESSION({literal(ident(admin_role))}) THEN VAL {whens} ELSE {masked} END"
+
+
+def masking_policy_body(db: str, schema_name: str, name: str, unmask: Sequence[tuple[str, str]],
+                        domain_tag: Sequence[str], admin_role: str, masked: str) -> Statement:
+    """ALTER MASKING POLICY ... SET BODY: an existing policy takes the rendered body (same value: no-op)."""
+    body = masking_body(unmask, domain_tag, admin_role, masked)
+    sql = f"ALTER MASKING POLICY {fqn(db, schema_name, name)} SET BODY -> {body}"
+    return Statement(Kind.MASKING_POLICY, f"{db}.{schema_name}.{name}", sql)
+
+
+def tag_unset_masking_policy(tag_name: Sequence[str], policy: Sequence[str]) -> Statement:
+    """Detach a masking policy from a tag (before another policy of its type can be set)."""
+    sql = f"ALTER TAG {fqn(*tag_name)} UNSET MASKING POLICY {fqn(*policy)}"
+    return Statement(Kind.MASKING_POLICY, ".".join(policy), sql)
