@@ -122,3 +122,92 @@ def test_product_show_lists_v1_readers() -> None:
     assert by_view["CAMPAIGN_PERFORMANCE_V1"]["read_by"] == ["FINANCE.CAMPAIGN_ROI"]
     assert by_view["CAMPAIGN_PERFORMANCE_V1"]["deprecation_date"] == "2030-06-30"
     assert by_view["CAMPAIGN_PERFORMANCE_V2"]["state"] == "current"
+
+
+# --- retirement converges: once the view is gone, a deploy sends nothing for it ------------------
+
+
+class _Account:
+    """Answers INFORMATION_SCHEMA.VIEWS from a set of existing views; records what is sent."""
+
+    def __init__(self, views: set[str], missing_db: bool = False) -> None:
+        self.is_local, self.views, self.missing_db, self.ran = False, views, missing_db, []
+
+    def sql(self, text: str):
+        self.ran.append(text)
+        assert sqlglot.parse_one(text, read="snowflake") is not None
+        if "INFORMATION_SCHEMA.VIEWS" in text:
+            if self.missing_db:
+                raise RuntimeError("002003 (02000): Database 'MARKETING_DB' does not exist or not authorized.")
+            return [(v,) for v in sorted(self.views) if f"'{v}'" in text]
+        return []
+
+
+def _retirement(copy: Path) -> list:
+    _move_finance_to_v2(copy)
+    return build_plan(load_mesh(copy), local=False, today=AFTER).statements
+
+
+def test_retirement_is_sent_while_the_view_exists(copy: Path) -> None:
+    from snowmesh.versions import existing_views_sql, unretired
+
+    stmts = _retirement(copy)
+    account = _Account({"CAMPAIGN_PERFORMANCE_V1", "CAMPAIGN_PERFORMANCE_V2"})
+    kept, gone = unretired(account, stmts)
+    assert kept == stmts and gone == []
+    assert account.ran == [existing_views_sql("MARKETING_DB", "PRODUCTS", ["CAMPAIGN_PERFORMANCE_V1"])]
+    assert account.ran[0] == ("SELECT TABLE_NAME FROM \"MARKETING_DB\".INFORMATION_SCHEMA.VIEWS WHERE TABLE_SCHEMA = "
+                              "'PRODUCTS' AND TABLE_NAME IN ('CAMPAIGN_PERFORMANCE_V1')")
+
+
+def test_after_the_view_is_dropped_nothing_is_sent_for_it(copy: Path) -> None:
+    from snowmesh.versions import unretired
+
+    stmts = _retirement(copy)
+    for account in (_Account({"CAMPAIGN_PERFORMANCE_V2"}), _Account(set(), missing_db=True)):
+        kept, gone = unretired(account, stmts)
+        assert gone == ["MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1"]
+        assert not [s for s in kept if V1 in s.sql] and len(kept) == len(stmts) - 2
+    assert unretired(_Account(set()), build_plan(load_mesh(FIXTURE), local=False, today=BEFORE).statements)[1] == []
+
+
+def test_retirement_converges_on_the_local_account(copy: Path, tmp_path: Path, monkeypatch) -> None:
+    """Deploy during the window and publish V1; after the date the first deploy revokes and drops,
+    the second sends nothing for V1 (it is neither executed nor recorded)."""
+    from snowmesh.console import SilentReporter
+    from snowmesh.policies import apply_governed
+    from snowmesh.target import open_target
+
+    monkeypatch.setenv("SNOWMESH_STATE_DIR", str(tmp_path / "state"))
+    mesh = load_mesh(copy)
+    p = mesh.product("CAMPAIGN_PERFORMANCE")
+    said: list[str] = []
+    reporter = SilentReporter()
+    reporter.info = said.append  # type: ignore[method-assign]
+
+    def retirement_rows(t) -> list[tuple]:
+        return t.sql('SELECT "KIND", "OUTCOME" FROM "GOVERNANCE_DB"."AUDIT"."DEPLOY_STATEMENTS" '
+                     f"WHERE \"KIND\" IN ('revoke', 'drop') AND \"STATEMENT\" LIKE '%{V1}%' ORDER BY \"KIND\"")
+
+    with open_target(copy, None, keep_servers=False) as t:
+        apply_governed(t, build_plan(mesh, local=True, today=BEFORE).statements, reporter)
+        cols = ", ".join(f'"{c}" VARCHAR' for c in versions_columns(mesh, p.contract))
+        t.sql(f'CREATE TABLE "MARKETING_DB"."PRODUCTS"."CAMPAIGN_PERFORMANCE" ({cols})')
+        [view] = [s for s in publish_statements(mesh, p, local=True, today=BEFORE) if s.kind == Kind.VIEW]
+        t.sql(view.sql)
+        _move_finance_to_v2(copy)
+        after = load_mesh(copy)
+        apply_governed(t, build_plan(after, local=True, today=AFTER).statements, reporter)
+        assert retirement_rows(t) == [("drop", "EXECUTED"), ("revoke", "RECORDED")]
+        assert not t.sql("SELECT TABLE_NAME FROM \"MARKETING_DB\".INFORMATION_SCHEMA.VIEWS "
+                         "WHERE TABLE_NAME = 'CAMPAIGN_PERFORMANCE_V1'")
+        apply_governed(t, build_plan(after, local=True, today=AFTER).statements, reporter)
+        assert retirement_rows(t) == [("drop", "EXECUTED"), ("revoke", "RECORDED")]  # nothing new
+        assert ("versions: MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1 already retired (view dropped): "
+                "nothing to revoke or drop") in said
+
+
+def versions_columns(mesh, contract: str) -> list[str]:
+    from snowmesh.versions import columns
+
+    return columns(mesh, contract)
