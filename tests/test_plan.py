@@ -28,6 +28,9 @@ def test_every_statement_parses_with_sqlglot_snowflake(plan) -> None:
         if stmt.kind in (Kind.DATABASE, Kind.SCHEMA, Kind.TABLE, Kind.VIEW, Kind.WAREHOUSE):
             # Kinds sqlglot models fully must parse as real syntax trees, not an opaque Command.
             assert isinstance(tree, exp.Create), stmt.sql
+        if " ON PROCEDURE " in stmt.sql:
+            # USAGE on one overload: sqlglot models it (kind PROCEDURE) and prints it back unchanged.
+            assert isinstance(tree, exp.Grant) and tree.sql("snowflake") == stmt.sql, stmt.sql
 
 
 def test_statements_are_idempotent_forms(plan) -> None:

@@ -17,6 +17,7 @@ from snowmesh.access.showgrants import Query, account_drift, collect
 from snowmesh.access.terraform import consumer_grants_graph
 from snowmesh.access.verify import Context, diff_layers, is_consumer_edge, object_inventory, prove
 from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.statements import Statement
 from snowmesh.manifest.model import Mesh
 
@@ -28,7 +29,7 @@ def _statements(mesh: Mesh, statements: Sequence[Statement] | None) -> list[Stat
 
 def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
                terraform_dir: Path | None = None) -> AuditReport:
-    """Prove the four properties on the rendered grants plus Terraform's consumer grants.
+    """Prove the properties on the rendered grants plus Terraform's consumer grants.
 
     ``statements`` replaces the rendered plan (tests inject grants this way);
     ``terraform_dir`` defaults to ``<mesh root>/terraform`` and is skipped when absent.
@@ -44,16 +45,16 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
     else:
         graph = plan
         drift = CheckResult("terraform-drift", skipped=f"no Terraform directory at {tf_dir}")
-    ctx = Context(mesh, graph, procedures, object_inventory(mesh, stmts, procedures))
+    ctx = Context(mesh, graph, procedures, object_inventory(mesh, stmts, procedures), procedure_specs(mesh))
     return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan", [*prove(ctx), check_policies(mesh), drift])
 
 
 def audit_account(mesh: Mesh, query: Query, name: str) -> AuditReport:
-    """Prove the four properties on what SHOW GRANTS reports, and diff it with the manifests."""
+    """Prove the properties on what SHOW GRANTS reports, and diff it with the manifests."""
     procedures = read_declarations(mesh)
     stmts = _statements(mesh, None)
     actual = collect(mesh, query)
-    ctx = Context(mesh, actual, procedures, object_inventory(mesh, stmts, procedures))
+    ctx = Context(mesh, actual, procedures, object_inventory(mesh, stmts, procedures), procedure_specs(mesh))
     return AuditReport(f"account {name}", [*prove(ctx, declared_roles=False),
                                            account_drift(mesh, plan_graph(stmts), actual)])
 

@@ -4,6 +4,7 @@ sqlglot's Snowflake dialect parses GRANT into an opaque ``exp.Command``, so it c
 us who gets what. The grammar here is the renderer's, nothing more:
 
     GRANT <privs> ON <TYPE> <fqn> TO ROLE <id> | TO DATABASE ROLE <db>.<id>
+    GRANT <privs> ON PROCEDURE <db>.<s>.<id>(<type>, ...) TO ROLE <id> | TO DATABASE ROLE <db>.<id>
     GRANT <privs> ON ALL|FUTURE TABLES|VIEWS IN SCHEMA <db>.<s> TO DATABASE ROLE <db>.<id>
     GRANT DATABASE ROLE <db>.<id> TO ROLE <id> | TO DATABASE ROLE <db>.<id>
     GRANT ROLE <id> TO ROLE <id>
@@ -23,16 +24,20 @@ import re
 from collections.abc import Callable, Iterable
 
 from governance.sql import IdentifierError, check_ident
-from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
+from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable, procedure_key
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.errors import InputError
 
-_TOKEN = re.compile(r'\s*(?:"(?P<q>[^"]*)"|(?P<w>[A-Z]+)|(?P<p>[,.=])|(?P<lit>\'(?:[^\'\\]|\'\'|\\\\)*\'))')
+# Words may hold `_` (TIMESTAMP_NTZ in a procedure signature) and numbers appear in type
+# precision; anything the renderer would not emit still fails the round trip.
+_TOKEN = re.compile(r'\s*(?:"(?P<q>[^"]*)"|(?P<w>[A-Z][A-Z_]*)|(?P<n>[0-9]+)|(?P<p>[,.=()])|'
+                    r'(?P<lit>\'(?:[^\'\\]|\'\'|\\\\)*\'))')
 # Identifiers are matched whole: check_ident's `$` also accepts a trailing newline.
 _PLAIN = re.compile(r"[A-Z_][A-Z0-9_$]{0,254}")
 _GRANTISH = re.compile(r"\s*(GRANT|REVOKE)\b", re.IGNORECASE)
-_NAME_PARTS = {"DATABASE": 1, "WAREHOUSE": 1, "INTEGRATION": 1, "SCHEMA": 2, "TABLE": 3, "VIEW": 3, "STAGE": 3}
+_NAME_PARTS = {"DATABASE": 1, "WAREHOUSE": 1, "INTEGRATION": 1, "SCHEMA": 2, "TABLE": 3, "VIEW": 3, "STAGE": 3,
+               "PROCEDURE": 3}
 
 
 class GrantSyntaxError(InputError):
@@ -111,6 +116,32 @@ class _Tokens:
             raise self.error("expected a string literal")
         self.i += 1
         return value[1:-1].replace("''", "'").replace("\\\\", "\\")
+
+    def signature(self) -> tuple[str, ...]:
+        """``(<type>[(<n>[,<n>])], ...)`` after a procedure's name; the renderer re-checks each type."""
+        if not self.punct("("):
+            raise self.error("expected the argument types of the procedure, in parentheses")
+        types: list[str] = []
+        while not self.punct(")"):
+            if types and not self.punct(","):
+                raise self.error(f"expected , or ) in the argument types, found {self.peek()[1] or 'the end'!r}")
+            type_ = self.word()
+            if self.punct("("):
+                digits = [self.number()]
+                while self.punct(","):
+                    digits.append(self.number())
+                if not self.punct(")"):
+                    raise self.error("expected ) after the type's precision")
+                type_ += f"({','.join(digits)})"
+            types.append(type_)
+        return tuple(types)
+
+    def number(self) -> str:
+        kind, value = self.peek()
+        if kind != "n":
+            raise self.error(f"expected a number, found {value or 'the end'!r}")
+        self.i += 1
+        return value
 
     def end(self) -> None:
         if self.peek()[0] != "end":
@@ -191,10 +222,13 @@ def parse_grant(sql: str) -> list[PrivilegeGrant | RoleGrant]:
     else:
         type_ = tok.word(*_NAME_PARTS)
         name = tok.name(_NAME_PARTS[type_])
+        args = tok.signature() if type_ == "PROCEDURE" else None
         to = _grantee(tok)
         tok.end()
-        _roundtrip(tok, lambda: r.grant_on(privs, type_, name, to.name, database_role_of=to.database or None))
-        on = Securable(type_, name)
+        _roundtrip(tok, lambda: r.grant_on(privs, type_, name, to.name, database_role_of=to.database or None,
+                                           arg_types=args))
+        # A procedure is one overload: its name carries the argument types, as SHOW GRANTS does.
+        on = Securable(type_, name if args is None else (*name[:2], procedure_key(name[2], args)))
     return [PrivilegeGrant(p, on, to) for p in privs]
 
 

@@ -1,7 +1,7 @@
 """The privilege graph: roles, the roles they inherit, and the privileges each role holds.
 
 Nodes are account roles, database roles and securables (database, schema, table, view,
-warehouse ...). Edges are ``role -> role`` (GRANT ROLE / GRANT DATABASE ROLE: the grantee
+procedure -- named with its argument types, one overload each --, warehouse ...). Edges are ``role -> role`` (GRANT ROLE / GRANT DATABASE ROLE: the grantee
 inherits the granted role) and ``role -> privilege -> securable``. Every question the
 verifier asks is "which privileges does this role reach, and through which chain of roles";
 the answer carries that chain so a violation can print the path that causes it:
@@ -47,6 +47,11 @@ class Role:
 
     def __str__(self) -> str:
         return f"{self.database}.{self.name}" if self.database else self.name
+
+
+def procedure_key(name: str, arg_types: Iterable[str]) -> str:
+    """The last part of a procedure's securable name: ``NAME(TYPE, TYPE)``, one overload."""
+    return f"{name}({', '.join(arg_types)})"
 
 
 @dataclass(frozen=True, order=True)
@@ -218,5 +223,5 @@ class Graph:
 
 
 __all__ = [
-    "ACCOUNT_LEVEL", "Graph", "PrivilegeGrant", "Reach", "Role", "RoleGrant", "Securable", "is_write",
+    "ACCOUNT_LEVEL", "Graph", "PrivilegeGrant", "Reach", "Role", "RoleGrant", "Securable", "is_write", "procedure_key",
 ]  # fmt: skip

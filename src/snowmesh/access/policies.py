@@ -55,7 +55,7 @@ def check_policies(mesh: Mesh, statements: Iterable[Statement] | None = None, to
         elif m := _TAG_POLICY.match(s.sql):
             tag_policies.setdefault(_name(m.group(1)), set()).add(_name(m.group(2)))
         elif m := _COLUMN_TAG.match(s.sql):
-            sets = dict((_name(t), v) for t, v in _SET.findall(m.group(3)))
+            sets = {_name(t): v for t, v in _SET.findall(m.group(3))}
             column_tags.setdefault((_name(m.group(1)), _name(m.group(2))), {}).update(sets)
     tag = ".".join(policies.CLASSIFICATION_TAG)
     masked_types = {policy_type[p] for p in tag_policies.get(tag, ()) if p in policy_type}

@@ -12,6 +12,8 @@ CHECKS: dict[str, str] = {
     "consumer-surface": "2. a consumer reaches nothing of a producer but its published secure views",
     "procedures": "3. each procedure reads its inputs and writes its output as its owner role",
     "consumers": "4. every declared consumer reads the product's view, and no one else does",
+    "procedure-usage": "5. analysts can CALL their domains' analyst procedures, no other role holds USAGE on a "
+                       "procedure, and no one but the task graph calls a pipeline procedure",
     "policies": "every confidential or restricted column of a served view has a classification tag with a "
                 "masking policy for its type",
     "terraform-drift": "Terraform's consumer grants equal the rendered SQL grants",

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from governance.sql import IdentifierError, fqn, ident
-from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
+from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable, procedure_key
 from snowmesh.access.report import CheckResult
 from snowmesh.access.verify import PLATFORM_ROLES
+from snowmesh.deploy.plan import GOVERNANCE_DB
 from snowmesh.errors import ConnectionConfigError
 from snowmesh.manifest.model import SCHEMAS, Mesh
 
@@ -58,6 +59,48 @@ def split_name(text: str, max_parts: int = 3) -> tuple[str, ...]:
     return tuple(parts)
 
 
+_VARCHAR = re.compile(r"(VARCHAR|TEXT|STRING)(\(\d+\))?")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside parentheses: ``A NUMBER(12,2), B VARCHAR`` -> two arguments."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def callable_key(text: str) -> str:
+    """SHOW GRANTS' name of a procedure, ``P(START_DATE VARCHAR, END_DATE VARCHAR):TABLE (...)``
+    (older accounts: ``P(VARCHAR, VARCHAR):...``) -> the renderer's ``P(VARCHAR, VARCHAR)``.
+
+    Argument names and the return type are dropped; VARCHAR's length and its synonyms are not
+    part of the identity.
+    """
+    open_ = text.find("(")
+    if open_ <= 0:
+        raise ValueError(f"procedure name without argument types: {text!r}")
+    depth = 0
+    for close, ch in enumerate(text[open_:], open_):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            break
+    else:
+        raise ValueError(f"unbalanced parentheses in {text!r}")
+    types = []
+    for arg in _split_top(text[open_ + 1:close]):
+        words = arg.split(None, 1)
+        # "NAME TYPE" unless the whole argument is one type ("NUMBER(38, 0)" has its space inside)
+        type_ = words[1] if len(words) == 2 and "(" not in words[0] else arg
+        type_ = re.sub(r"\s+", "", type_.upper())
+        types.append("VARCHAR" if _VARCHAR.fullmatch(type_) else type_)
+    return procedure_key(text[:open_], types)
+
+
 def _role(kind: str, name: str, context_db: str = "") -> Role | None:
     if kind == "ROLE":
         return Role(split_name(name, 1)[0])
@@ -84,6 +127,9 @@ def grant_row(row: Row, *, context_db: str = "") -> PrivilegeGrant | RoleGrant |
         if not (len(parts) == 3 and parts[2].startswith("<")):
             raise ValueError(f"future grant on {name!r}: expected DB.SCHEMA.<{on_type}>")
         on = Securable(on_type, parts[:2], "FUTURE")
+    elif on_type in ("PROCEDURE", "FUNCTION"):
+        parts = split_name(name)
+        on = Securable(on_type, (*parts[:2], callable_key(parts[2])))
     else:
         on = Securable(on_type, split_name(name, 1 if on_type in ("DATABASE", "WAREHOUSE", "INTEGRATION") else 3))
     return PrivilegeGrant(str(row["privilege"]).upper(), on, grantee, SOURCE)
@@ -168,12 +214,13 @@ def account_drift(mesh: Mesh, expected: Graph, actual: Graph) -> CheckResult:
     warehouses (or of its roles) that the account holds and no manifest declares."""
     out = CheckResult("account-drift")
     dbs = {d.database for d in mesh.domains}
+    scope = dbs | {GOVERNANCE_DB}  # the analysts' USAGE on GOVERNANCE_DB and PRODUCT_HEALTH is declared too
     warehouses = {d.warehouse.name for d in mesh.domains}
     own = {Role(n): d.database for d in mesh.domains for n in (d.engineer_role, d.analyst_role)}
     ours = declared_roles(mesh) | expected.roles
 
     def in_scope(g: PrivilegeGrant) -> bool:
-        return g.on.database in dbs or (g.on.type == "WAREHOUSE" and g.on.name[0] in warehouses)
+        return g.on.database in scope or (g.on.type == "WAREHOUSE" and g.on.name[0] in warehouses)
 
     def expected_owner(g: PrivilegeGrant) -> bool:
         # Platform roles own the databases and schemas; a domain's engineer owns what its
@@ -221,4 +268,4 @@ def target_query(target: Any) -> Query:
     return run
 
 
-__all__ = ["Query", "account_drift", "collect", "grant_row", "holder_row", "split_name", "target_query"]
+__all__ = ["Query", "account_drift", "callable_key", "collect", "grant_row", "holder_row", "split_name", "target_query"]

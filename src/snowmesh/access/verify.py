@@ -1,4 +1,4 @@
-"""The four proofs over a privilege graph, and the comparison of two layers of grants.
+"""The proofs over a privilege graph, and the comparison of two layers of grants.
 
 Each check walks every role a domain owns through every role it inherits, and judges every
 privilege it reaches; a violation carries the chain that causes it. The graph is the whole
@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from snowmesh.access.graph import Graph, PrivilegeGrant, Reach, Role, RoleGrant, is_write
+from snowmesh.access.graph import Graph, PrivilegeGrant, Reach, Role, RoleGrant, is_write, procedure_key
 from snowmesh.access.procs import ProcedureDecl, manifest_inputs
 from snowmesh.access.report import CheckResult
 from snowmesh.deploy.plan import PLATFORM_ROLE
 from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest.model import PRODUCTS, SCHEMAS, Domain, Mesh
+
+if TYPE_CHECKING:
+    from snowmesh.deploy.project_file import ProcedureSpec
 
 # Administrative roles above the functional roles by design; they are not "someone else".
 PLATFORM_ROLES = frozenset({Role(PLATFORM_ROLE), Role("ACCOUNTADMIN")})
@@ -29,6 +33,12 @@ class Context:
     graph: Graph
     procedures: list[ProcedureDecl]
     objects: dict[Name, str] = field(default_factory=dict)  # every table/view the mesh creates -> its type
+    # Every procedure snowflake.yml ships, with who may CALL it (project_file.procedure_specs).
+    callables: list[ProcedureSpec] = field(default_factory=list)
+
+    def callable_names(self, caller: Domain, database: str) -> set[Name]:
+        """The procedures in ``database`` that ``caller``'s analysts are declared to CALL."""
+        return {procedure_securable(s) for s in self.callables if s.database == database and caller.name in s.callers}
 
     def domain_of(self, role: Role) -> Domain | None:
         for d in self.mesh.domains:
@@ -45,6 +55,10 @@ class Context:
 
     def account_roles(self) -> list[Role]:
         return sorted(r for r in self.graph.roles | self.graph.referenced_roles if not r.is_database_role)
+
+
+def procedure_securable(spec: ProcedureSpec) -> Name:
+    return (spec.database, spec.schema, procedure_key(spec.name, spec.arg_types))
 
 
 def functional_roles(d: Domain, *, wh: bool = False) -> tuple[str, ...]:
@@ -127,8 +141,12 @@ def check_isolation(ctx: Context) -> CheckResult:
     return out
 
 
-def _published(producer: Domain, g: PrivilegeGrant) -> bool:
+def _published(producer: Domain, g: PrivilegeGrant, procedures: set[Name]) -> bool:
+    """Part of the surface ``producer`` offers a consumer: ``procedures`` are the analyst procedures
+    of the producer that consumer may CALL."""
     on, db = g.on, producer.database
+    if g.privilege == "USAGE" and on.type == "PROCEDURE" and not on.scope and on.name in procedures:
+        return True
     if g.privilege == "USAGE" and on.type == "DATABASE" and on.name == (db,):
         return True
     if g.privilege == "USAGE" and on.type == "SCHEMA" and on.name == (db, PRODUCTS):
@@ -145,13 +163,14 @@ def check_consumer_surface(ctx: Context) -> CheckResult:
             if p is c:
                 continue
             seen: set[str] = set()
+            procedures = ctx.callable_names(c, p.database)
             for role in ctx.domain_roles(c):
                 if role.is_database_role:
                     continue
                 for r in ctx.graph.reach(role):
                     if r.grant.on.database != p.database:
                         continue
-                    if _published(p, r.grant):
+                    if _published(p, r.grant, procedures):
                         seen.add(f"{r.grant.privilege} on {r.grant.on}")
                         continue
                     on = r.grant.on
@@ -251,11 +270,82 @@ def _outsiders(ctx: Context, out: CheckResult) -> None:
                 out.fail(f"role {role} belongs to no domain but reaches {r.grant.on.database}", r.render())
 
 
+_CALL_PRIVILEGES = frozenset({"USAGE", "ALL", "ALL PRIVILEGES"})  # OWNERSHIP: the deploying role, not a grant
+
+
+def _usage(g: Graph, role: Role, name: Name) -> Reach | None:
+    """How ``role`` holds USAGE on procedure ``name`` (one overload), if it does."""
+    for r in g.reach(role):
+        if r.grant.privilege in _CALL_PRIVILEGES and r.grant.on.covers("PROCEDURE", name):
+            return r
+    return None
+
+
+def check_procedure_usage(ctx: Context) -> CheckResult:
+    """Who can CALL which procedure.
+
+    An analyst procedure's declared callers hold everything a CALL takes: USAGE on the database,
+    the schema and the overload, a warehouse of their own, and -- caller's rights -- SELECT on every
+    view the handler reads. No other role holds USAGE on any procedure, so the pipeline's
+    procedures are callable by no analyst or consumer. An owner's-rights procedure open to
+    analysts must read no product view (it would read it with the owner's grants).
+    """
+    out = CheckResult("procedure-usage")
+    g = ctx.graph
+    known = {procedure_securable(s): s for s in ctx.callables}
+    roles = sorted(g.roles | g.referenced_roles)
+    for name, spec in known.items():
+        fq = ".".join(name)
+        callers = [ctx.mesh.domain(c) for c in spec.callers]
+        allowed = {Role(d.analyst_role) for d in callers} | PLATFORM_ROLES
+        rights = "caller's" if spec.execute_as_caller else "owner's"
+        for d in callers:
+            role = Role(d.analyst_role)
+            call = _usage(g, role, name)
+            missing = [] if call else [f"USAGE on {fq}"]
+            missing += [f"USAGE on {'.'.join(n)}" for t, n in (("DATABASE", name[:1]), ("SCHEMA", name[:2]))
+                        if g.find(role, "USAGE", t, n) is None]
+            if spec.execute_as_caller:  # the handler reads with the caller's grants
+                for view in spec.inputs:
+                    missing += can(g, role, "read", "VIEW", tuple(view.split(".")))[1]
+            if g.find(role, "USAGE", "WAREHOUSE", (d.warehouse.name,)) is None:
+                missing.append(f"USAGE on its warehouse {d.warehouse.name}")
+            missing = list(dict.fromkeys(missing))
+            if missing:
+                out.fail(f"{d.name} analysts are declared callers of {fq}, but {role} cannot CALL it: "
+                         f"no {', '.join(missing)}")
+            else:
+                assert call is not None
+                out.proven.append(f"{role} can CALL {fq} ({rights} rights): {call.render()}")
+        if spec.callers and not spec.execute_as_caller and spec.inputs:
+            out.fail(f"{fq} runs with the owner's rights but reads {', '.join(spec.inputs)}: its callers would "
+                     "read through the owner's grants", "execute_as_caller: false in snowflake.yml")
+        for role in roles:
+            if role in allowed:
+                continue
+            r = _usage(g, role, name)
+            if r is None:
+                continue
+            who = ctx.domain_of(role)
+            label = f"{who.name}'s role {role}" if who else f"role {role}"
+            if spec.callers:
+                out.fail(f"{label} can CALL {fq}, but only {', '.join(sorted(str(a) for a in allowed - PLATFORM_ROLES))} "
+                         "may", r.render())
+            else:
+                out.fail(f"{label} can CALL the pipeline procedure {fq}: only its task graph runs it", r.render())
+        if not spec.callers:
+            out.proven.append(f"{fq}: pipeline procedure, USAGE granted to no role")
+    for pg in sorted(g.privilege_grants):
+        if pg.on.type == "PROCEDURE" and not pg.on.scope and pg.on.name not in known:
+            out.fail(f"{pg.to} holds {pg.privilege} on {pg.on}, a procedure snowflake.yml does not ship")
+    return out
+
+
 def prove(ctx: Context, *, declared_roles: bool = True) -> list[CheckResult]:
     consumers = check_consumers(ctx)
     _outsiders(ctx, consumers)
     return [check_graph(ctx, declared_roles=declared_roles), check_isolation(ctx),
-            check_consumer_surface(ctx), check_procedures(ctx), consumers]
+            check_consumer_surface(ctx), check_procedures(ctx), consumers, check_procedure_usage(ctx)]
 
 
 Edge = Role | RoleGrant | PrivilegeGrant
@@ -291,4 +381,5 @@ def is_consumer_edge(item: Edge) -> bool:
     return role.is_database_role and role.name.startswith("CONSUMER_")
 
 
-__all__ = ["PLATFORM_ROLES", "Context", "can", "diff_layers", "is_consumer_edge", "object_inventory", "prove"]
+__all__ = ["PLATFORM_ROLES", "Context", "can", "check_procedure_usage", "diff_layers", "is_consumer_edge",
+           "object_inventory", "procedure_securable", "prove"]

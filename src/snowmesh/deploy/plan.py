@@ -188,7 +188,36 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
         _version_grants(plan, mesh, d, today)
     for v in retiring:
         plan.add(_retire(mesh, v), domain=v.product.domain)
+    # Last: on a real account the procedures must exist first (`snow snowpark deploy`).
+    plan.add(procedure_grants(mesh))
     return plan
+
+
+def procedure_grants(mesh: Mesh) -> list[Statement]:
+    """USAGE on the procedures analysts CALL, to the <DOMAIN>_ANALYST role of each allowed caller.
+
+    Names, signatures and callers come from snowflake.yml's source (project_file.procedure_specs),
+    so a grant names exactly the overload that is shipped. Pipeline procedures (builds, ingest,
+    validate, publish, the DAG-run record) get no grant: the task graph runs them as the tasks'
+    owner. A governance procedure also needs USAGE on GOVERNANCE_DB and its schema, which no
+    analyst otherwise holds; those grant no access to the tables inside.
+    """
+    from snowmesh.deploy.project_file import procedure_specs  # project_file imports this module
+
+    out: list[Statement] = []
+    governance: list[Statement] = []
+    for spec in procedure_specs(mesh):
+        for caller in spec.callers:
+            role = mesh.domain(caller).analyst_role
+            if spec.database == GOVERNANCE_DB:
+                for g in (r.grant_on(["USAGE"], "DATABASE", [GOVERNANCE_DB], role),
+                          r.grant_on(["USAGE"], "SCHEMA", [GOVERNANCE_DB, spec.schema], role)):
+                    if g not in governance:
+                        governance.append(g)
+            g = r.grant_on(["USAGE"], "PROCEDURE", [spec.database, spec.schema, spec.name], role,
+                           arg_types=spec.arg_types)
+            out.append(Statement(g.kind, g.object_name, g.sql, spec.domain or ""))
+    return [*governance, *out]
 
 
 def _version_grants(plan: Plan, mesh: Mesh, d: Domain, today: date) -> None:
@@ -240,4 +269,4 @@ def publish_view(mesh: Mesh, p: Product, *, local: bool = False) -> Statement:
     )
 
 
-__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "publish_statements", "publish_view"]
+__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "procedure_grants", "publish_statements", "publish_view"]

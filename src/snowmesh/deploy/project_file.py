@@ -61,6 +61,12 @@ APP_ARTIFACTS = (
 )
 
 
+# Who may CALL a procedure (USAGE, rendered by snowmesh.deploy.plan.procedure_grants).
+PIPELINE = "pipeline"  # nobody: the domain's task graph runs it as the tasks' owner
+READERS = "readers"  # the analyst role of every domain that can read all of the handler's INPUTS views
+EVERY_ANALYST = "every-analyst"  # every domain's analyst role
+
+
 @dataclass(frozen=True)
 class ExtraProcedure:
     """A procedure the manifests do not declare: analyst and governance procedures."""
@@ -72,6 +78,7 @@ class ExtraProcedure:
     execute_as_caller: bool
     arguments: tuple[tuple[str, str], ...] | None = None  # None: the handler module's ARGUMENTS
     returns: tuple[tuple[str, str], ...] | str | None = None  # None: the handler module's RETURNS; str: scalar
+    callers: str = PIPELINE
 
 
 @dataclass(frozen=True)
@@ -105,9 +112,15 @@ EXTRA_PROCEDURES = (
         arguments=(("CONTRACT_JSON", "VARCHAR"), ("TABLE_NAME", "VARCHAR"), ("RUN_ID", "VARCHAR")),
         returns=tuple((c, _VALIDATION_TYPES.get(c, "VARCHAR")) for c in RESULT_COLUMNS),
     ),
-    ExtraProcedure("PRODUCT_HEALTH", None, GOVERNANCE_SCHEMA, "governance.product_health.product_health", False),
-    ExtraProcedure("ROI_BY_CAMPAIGN", "FINANCE", PRODUCTS, "finance.roi_by_campaign.roi_by_campaign", True),
-    ExtraProcedure("CAMPAIGN_SUMMARY", "MARKETING", PRODUCTS, "marketing.campaign_summary.campaign_summary", True),
+    # Analyst procedures (CALLed from worksheets). PRODUCT_HEALTH returns aggregates only, so every
+    # analyst may call it with the owner's rights; the other two read product views with the
+    # caller's rights, so only roles that may read those views get USAGE.
+    ExtraProcedure("PRODUCT_HEALTH", None, GOVERNANCE_SCHEMA, "governance.product_health.product_health", False,
+                   callers=EVERY_ANALYST),
+    ExtraProcedure("ROI_BY_CAMPAIGN", "FINANCE", PRODUCTS, "finance.roi_by_campaign.roi_by_campaign", True,
+                   callers=READERS),
+    ExtraProcedure("CAMPAIGN_SUMMARY", "MARKETING", PRODUCTS, "marketing.campaign_summary.campaign_summary", True,
+                   callers=READERS),
 )  # fmt: skip
 
 # Per domain database, owner's rights on the domain's warehouse: INGEST writes RAW.
@@ -129,10 +142,21 @@ class ProcedureSpec:
     warehouse: str | None
     execute_as_caller: bool
     domain: str | None
+    callers: tuple[str, ...] = ()  # domains whose <DOMAIN>_ANALYST role gets USAGE; () for pipeline procedures
+    inputs: tuple[str, ...] = ()  # the views the handler module declares it reads (INPUTS), analyst procedures
 
     @property
     def fqn(self) -> str:
         return f"{self.database}.{self.schema}.{self.name}"
+
+    @property
+    def arg_types(self) -> tuple[str, ...]:
+        return tuple(t for _, t in self.arguments)
+
+    @property
+    def signature(self) -> str:
+        """``NAME(TYPE, TYPE)``: how Snowflake tells overloads apart (GRANT ... ON PROCEDURE needs it)."""
+        return f"{self.name}({', '.join(self.arg_types)})"
 
     @property
     def stage(self) -> str:
@@ -143,8 +167,29 @@ def returns_table(columns: tuple[tuple[str, str], ...]) -> str:
     return "TABLE (" + ", ".join(f"{check_ident(c)} {t}" for c, t in columns) + ")"
 
 
-def _module_attr(handler: str, attr: str) -> Any:
-    return getattr(importlib.import_module(handler.rsplit(".", 1)[0]), attr)
+_MISSING = object()
+
+
+def _module_attr(handler: str, attr: str, default: Any = _MISSING) -> Any:
+    module = importlib.import_module(handler.rsplit(".", 1)[0])
+    return getattr(module, attr) if default is _MISSING else getattr(module, attr, default)
+
+
+def _callers(mesh: Mesh, x: ExtraProcedure, inputs: tuple[str, ...]) -> tuple[str, ...]:
+    """The domains whose analysts may CALL ``x``, in manifest order."""
+    names = [d.name for d in mesh.domains]
+    if x.callers == PIPELINE:
+        return ()
+    if x.callers == EVERY_ANALYST:
+        return tuple(names)
+    views = {f"{d.database}.{PRODUCTS}.{p.view}": p for d in mesh.domains for p in d.products}
+    allowed = set(names) if inputs else {x.domain}
+    for name in inputs:
+        p = views.get(name)
+        if p is None:
+            raise ValueError(f"{x.handler}: INPUTS names {name}, which is no published product view of this mesh")
+        allowed &= {p.domain, *p.consumers}  # caller's rights: a caller must be able to read every input
+    return tuple(n for n in names if n in allowed)
 
 
 def procedure_specs(mesh: Mesh) -> list[ProcedureSpec]:
@@ -166,10 +211,12 @@ def procedure_specs(mesh: Mesh) -> list[ProcedureSpec]:
         args = x.arguments if x.arguments is not None else _module_attr(x.handler, "ARGUMENTS")
         ret = x.returns if x.returns is not None else _module_attr(x.handler, "RETURNS")
         key = _OVERLOAD_KEYS.get((x.name, len(args)), f"{x.domain or 'governance'}_{x.name}".lower())
+        inputs = tuple(_module_attr(x.handler, "INPUTS", ())) if x.callers != PIPELINE else ()
         specs.append(ProcedureSpec(key, x.name,
                                    d.database if d else GOVERNANCE_DB, x.schema, x.handler, tuple(args),
                                    ret if isinstance(ret, str) else returns_table(tuple(ret)),
-                                   d.warehouse.name if d else None, x.execute_as_caller, x.domain))
+                                   d.warehouse.name if d else None, x.execute_as_caller, x.domain,
+                                   _callers(mesh, x, inputs), inputs))
     rank = {d.name: i for i, d in enumerate(mesh.domains)}
     # Grouped by domain, governance last; sorted() is stable, so builds stay before analyst procedures.
     return sorted(specs, key=lambda s: rank.get(s.domain or "", len(rank)))

@@ -80,13 +80,22 @@ def _privs(privileges: Sequence[str]) -> str:
 
 
 def grant_on(privileges: Sequence[str], object_type: str, object_name: Sequence[str], to_role: str, *,
-             database_role_of: str | None = None) -> Statement:
-    """GRANT <privs> ON <TYPE> <name> TO ROLE r / TO DATABASE ROLE db.r."""
-    if object_type not in {"DATABASE", "SCHEMA", "WAREHOUSE", "VIEW", "TABLE", "STAGE", "INTEGRATION"}:
+             database_role_of: str | None = None, arg_types: Sequence[str] | None = None) -> Statement:
+    """GRANT <privs> ON <TYPE> <name> TO ROLE r / TO DATABASE ROLE db.r.
+
+    A PROCEDURE is named with its argument types, ``db.s.p(VARCHAR, VARCHAR)``: overloads share a
+    name, so Snowflake needs the signature to know which one is granted.
+    """
+    if object_type not in {"DATABASE", "SCHEMA", "WAREHOUSE", "VIEW", "TABLE", "STAGE", "INTEGRATION", "PROCEDURE"}:
         raise ValueError(object_type)
+    if (object_type == "PROCEDURE") != (arg_types is not None):
+        raise ValueError("argument types are given for a PROCEDURE grant, and only for one")
+    if object_type == "PROCEDURE" and len(object_name) != 3:
+        raise ValueError(f"a procedure is named DATABASE.SCHEMA.NAME, got {'.'.join(object_name)!r}")
+    signature = "" if arg_types is None else f"({', '.join(check_type(t) for t in arg_types)})"
     grantee = f"DATABASE ROLE {fqn(database_role_of, to_role)}" if database_role_of else f"ROLE {ident(to_role)}"
-    sql = f"GRANT {_privs(privileges)} ON {object_type} {fqn(*object_name)} TO {grantee}"
-    return Statement(Kind.GRANT, ".".join(object_name), sql)
+    sql = f"GRANT {_privs(privileges)} ON {object_type} {fqn(*object_name)}{signature} TO {grantee}"
+    return Statement(Kind.GRANT, ".".join(object_name) + signature, sql)
 
 
 def grant_on_all(privileges: Sequence[str], object_type: str, db: str, schema_name: str, to_db_role: str, *,
@@ -243,6 +252,7 @@ def revoke_on(privileges: Sequence[str], object_type: str, object_name: Sequence
 
 def drop_view(db: str, schema_name: str, name: str) -> Statement:
     return Statement(Kind.DROP, f"{db}.{schema_name}.{name}", f"DROP VIEW IF EXISTS {fqn(db, schema_name, name)}")
+
 
 # --- policy convergence (snowmesh.policies: CREATE ... IF NOT EXISTS never updates a body) ---
 
