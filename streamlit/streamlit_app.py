@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import altair as alt
-
 import streamlit as st
 
 # The page's own modules sit next to this file, in Snowflake and locally alike.
@@ -115,8 +114,10 @@ else:
     st.header("Domain cost against quota")
     cost = mesh_facts.cost_vs_quota(session, domains)
     st.session_state["cost"] = cost
-    st.caption("Credits are an ESTIMATE: this month's task-run seconds (GOVERNANCE_DB.AUDIT.TASK_RUNS) × the "
-               "warehouse size's credits per hour, against the manifest's monthly_credit_quota.")
+    st.caption("Credits are an ESTIMATE (governance.cost, as `mesh finops` on the local account): this month's "
+               "task-run seconds (GOVERNANCE_DB.AUDIT.TASK_RUNS) × the warehouse size's credits per hour, with the "
+               "60 s minimum per DAG run (BUSY_CREDITS: without it), against the manifest's monthly_credit_quota. "
+               "A lower bound: no auto-suspend tail, cloud services or queries outside the task graphs.")
     for _, r in cost.iterrows():
         pct = r["QUOTA_USED_PCT"]
         label = (f"{r['DOMAIN']} ({r['WAREHOUSE']}, {r['SIZE']}): {r['CREDITS_ESTIMATE']:.4f} of "

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlglot
 
-from snowmesh.finops import attribution_sql, estimate, finops, from_account_usage, metering_sql
+from snowmesh.finops import attribution_sql, estimate, finops, from_account_usage, local_sql, metering_sql
 
+ROOT = Path(__file__).resolve().parents[1]
 RATE = {"XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16}
 
 
@@ -67,3 +71,72 @@ def test_account_usage_report_from_metering_and_attribution(root) -> None:
     assert {w.warehouse: w.quota_pct for w in report.warehouses} == {"FINANCE_WH": 10.0, "MARKETING_WH": 25.0}
     assert report.tasks[0].reads == ("MARKETING.CAMPAIGN_PERFORMANCE", "MARKETING.AD_CLICKS")
     assert sent == [metering_sql(["FINANCE_WH", "MARKETING_WH"]), attribution_sql()]
+
+
+# --- one estimate: mesh finops (local) and the page compute it with governance.cost -------------
+
+ROWS = [  # TASK_RUNS rows as the page's query sums them: (RUN_ID, WAREHOUSE, TASK, SECONDS, TASK_RUNS)
+    ("r1", "MARKETING_WH", "MARKETING_INGEST", 30.0, 1), ("r1", "MARKETING_WH", "BUILD_AD_CLICKS", 45.5, 1),
+    ("r2", "MARKETING_WH", "BUILD_AD_CLICKS", 12.0, 2), ("r1", "FINANCE_WH", "BUILD_CAMPAIGN_ROI", 7.25, 1),
+    ("r3", "FINANCE_WH", "BUILD_CAMPAIGN_ROI", 80.0, 1),
+]
+
+
+class _Session:
+    """Snowpark's session.sql(...).collect() over fixture rows; checks what the page sends."""
+
+    def __init__(self, rows: list[tuple]) -> None:
+        self.rows, self.sent = rows, []
+
+    def sql(self, text: str):
+        self.sent.append(text)
+        sqlglot.parse_one(text, dialect="snowflake")
+        return SimpleNamespace(collect=lambda: list(self.rows))
+
+
+def _page():
+    sys.path.insert(0, str(ROOT / "streamlit"))  # as streamlit run puts the page's folder on the path
+    from mesh_page import mesh_facts
+
+    return mesh_facts
+
+
+def test_finops_and_the_page_give_the_same_numbers(root) -> None:
+    from governance import cost
+    from snowmesh.manifest import load_mesh
+
+    mesh, facts = load_mesh(root), _page()
+    cli = {w.warehouse: w for w in estimate(mesh, ROWS).warehouses}
+    session = _Session(ROWS)
+    page = facts.cost_vs_quota(session, facts.load_domains(root / "domains")).set_index("WAREHOUSE")
+    assert session.sent == [local_sql()] == [cost.task_runs_sql(cost.month_start())]
+    assert set(page.index) == set(cli) == {"MARKETING_WH", "FINANCE_WH"}
+    for wh, w in cli.items():
+        row = page.loc[wh]
+        assert row["CREDITS_ESTIMATE"] == pytest.approx(w.credits, abs=1e-6)
+        assert row["BUSY_CREDITS"] == pytest.approx(w.busy_credits, abs=1e-6)
+        assert row["SECONDS"] == pytest.approx(w.seconds, abs=1e-3)
+        assert row["QUOTA_USED_PCT"] == pytest.approx(w.quota_pct, abs=1e-4)
+        assert row["MONTHLY_QUOTA"] == w.quota
+    mk = page.loc["MARKETING_WH"]  # r1: 75.5 s; r2: 12 s, billed as 60 s
+    assert (mk["TASK_RUNS"], mk["DAG_RUNS"]) == (4, 2)
+    rate = RATE[mesh.domain("MARKETING").warehouse.size]
+    assert mk["CREDITS_ESTIMATE"] == pytest.approx((75.5 + 60) / 3600 * rate, abs=1e-6)
+
+
+def test_raw_rows_and_summed_rows_give_the_same_estimate(root) -> None:
+    from snowmesh.manifest import load_mesh
+
+    mesh = load_mesh(root)
+    raw = [(r, w, t, s / n) for r, w, t, s, n in ROWS for _ in range(n)]  # one row per task run
+    assert estimate(mesh, raw).warehouses == estimate(mesh, ROWS).warehouses
+
+
+def test_finops_and_the_page_agree_on_the_test_account(mesh_run) -> None:
+    facts = _page()
+    cli = {w.warehouse: w for w in finops(mesh_run.mesh, mesh_run.target.sql, True).warehouses}
+    page = facts.cost_vs_quota(mesh_run.target.session, facts.load_domains(ROOT / "domains")).set_index("WAREHOUSE")
+    for wh, w in cli.items():
+        assert w.credits > 0
+        assert page.loc[wh, "CREDITS_ESTIMATE"] == pytest.approx(w.credits, abs=1e-6)
+        assert page.loc[wh, "QUOTA_USED_PCT"] == pytest.approx(w.quota_pct, abs=1e-4)

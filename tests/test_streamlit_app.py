@@ -110,15 +110,19 @@ def test_cost_against_quota_has_a_row_per_domain(app: AppTest, mesh_run) -> None
     cost = app.session_state["cost"].set_index("DOMAIN")
     assert sorted(cost.index) == sorted(d.name for d in mesh_run.mesh.domains)
     since = mesh_facts.month_start()
-    runs = _rows(mesh_run, "SELECT WAREHOUSE, STARTED_AT, SECONDS FROM GOVERNANCE_DB.AUDIT.TASK_RUNS")
+    runs = _rows(mesh_run, "SELECT RUN_ID, WAREHOUSE, STARTED_AT, SECONDS FROM GOVERNANCE_DB.AUDIT.TASK_RUNS")
     runs = runs[runs["STARTED_AT"] >= since]
     for d in mesh_run.mesh.domains:
         row = cost.loc[d.name]
         mine = runs[runs["WAREHOUSE"] == d.warehouse.name]
         assert row["WAREHOUSE"] == d.warehouse.name and row["MONTHLY_QUOTA"] == d.warehouse.monthly_credit_quota
         assert row["TASK_RUNS"] == len(mine) > 0
+        assert row["DAG_RUNS"] == mine["RUN_ID"].nunique()
         assert row["SECONDS"] == pytest.approx(float(mine["SECONDS"].sum()), abs=0.01)
-        credits = float(mine["SECONDS"].sum()) / 3600 * mesh_facts.credits_per_hour(d.warehouse.size)
+        rate = mesh_facts.credits_per_hour(d.warehouse.size)
+        assert row["BUSY_CREDITS"] == pytest.approx(float(mine["SECONDS"].sum()) / 3600 * rate, abs=1e-5)
+        # Billed per DAG run: a warehouse resume costs at least 60 s.
+        credits = sum(max(60.0, float(s)) for s in mine.groupby("RUN_ID")["SECONDS"].sum()) / 3600 * rate
         assert row["CREDITS_ESTIMATE"] == pytest.approx(credits, abs=1e-5)
         assert row["QUOTA_USED_PCT"] == pytest.approx(100 * credits / d.warehouse.monthly_credit_quota, abs=1e-3)
     assert len(app.get("progress")) == len(mesh_run.mesh.domains)

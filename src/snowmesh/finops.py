@@ -4,34 +4,26 @@ Real account: SNOWFLAKE.ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY (what the wareh
 month to date) and QUERY_ATTRIBUTION_HISTORY grouped by the JSON query tag every task sets
 (snowmesh.pipeline.dag.query_tag). Both views lag by up to a few hours.
 
-Local account: nothing is metered, so this is an ESTIMATE from GOVERNANCE_DB.AUDIT.TASK_RUNS:
-
-    busy credits   = sum(SECONDS) x rate(size) / 3600              per warehouse (and per task)
-    billed credits = sum over runs of max(60, busy seconds of that run) x rate / 3600
-                     (a DAG run resumes its warehouse once; per-second billing, 60 s minimum)
-
-The auto-suspend idle tail after each run is not counted, so billed is a lower bound.
+Local account: nothing is metered, so this is the ESTIMATE from GOVERNANCE_DB.AUDIT.TASK_RUNS
+of ``governance.cost`` (busy credits, and credits with the 60 s minimum per DAG run), the very
+code the Streamlit page runs in Snowflake.
 Reads follow the warehouse: Finance's task that reads Marketing's views runs on FINANCE_WH.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from governance import cost
 from governance.sql import literal
 from snowmesh.manifest.model import Mesh
 
 Query = Callable[[str], list[tuple]]
-CREDITS_PER_HOUR = {"XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16}
-MIN_BILLED_SECONDS = 60
-TASK_RUNS = '"GOVERNANCE_DB"."AUDIT"."TASK_RUNS"'
-
-
-def rate(size: str) -> int:
-    """Credits per hour of a standard warehouse size (X-SMALL and XSMALL both accepted)."""
-    return CREDITS_PER_HOUR[size.upper().replace("-", "")]
+CREDITS_PER_HOUR = cost.CREDITS_PER_HOUR
+MIN_BILLED_SECONDS = cost.MIN_BILLED_SECONDS
+TASK_RUNS = cost.TASK_RUNS
+rate = cost.credits_per_hour  # credits per hour of a standard warehouse size
 
 
 @dataclass
@@ -78,35 +70,28 @@ def _task_index(mesh: Mesh) -> dict[str, tuple[str | None, tuple[str, ...]]]:
     return out
 
 
-def local_sql(month_to_date: bool = True) -> str:
-    where = " WHERE \"STARTED_AT\" >= DATE_TRUNC('month', CURRENT_DATE())" if month_to_date else ""
-    return f'SELECT "RUN_ID", "WAREHOUSE", "TASK", "SECONDS" FROM {TASK_RUNS}{where}'
+def local_sql() -> str:
+    """This month's TASK_RUNS (UTC, like STARTED_AT), summed per run and task in the warehouse."""
+    return cost.task_runs_sql(cost.month_start())
+
+
+def warehouses(mesh: Mesh) -> list[cost.Warehouse]:
+    return [cost.Warehouse(d.name, d.warehouse.name, d.warehouse.size, d.warehouse.monthly_credit_quota)
+            for d in mesh.domains]
 
 
 def estimate(mesh: Mesh, rows: list[tuple]) -> FinOpsReport:
-    """The local estimate from TASK_RUNS rows (RUN_ID, WAREHOUSE, TASK, SECONDS). Pure."""
-    report = FinOpsReport("estimate from GOVERNANCE_DB.AUDIT.TASK_RUNS", estimate=True)
+    """The local estimate (governance.cost) from TASK_RUNS rows (RUN_ID, WAREHOUSE, TASK, SECONDS[, TASK_RUNS])."""
+    report = FinOpsReport(cost.LABEL, estimate=True)
     index = _task_index(mesh)
-    per_run: dict[tuple[str, str], float] = defaultdict(float)
-    per_task: dict[tuple[str, str], float] = defaultdict(float)
-    for run_id, wh, task, seconds in rows:
-        per_run[(wh, run_id)] += float(seconds or 0)
-        per_task[(wh, task)] += float(seconds or 0)
-    for d in mesh.domains:
-        wh = d.warehouse
-        r = rate(wh.size)
-        runs = [s for (w, _), s in per_run.items() if w == wh.name]
-        busy = sum(runs)
-        billed = sum(max(MIN_BILLED_SECONDS, s) for s in runs)
-        report.warehouses.append(WarehouseCost(d.name, wh.name, wh.size, wh.monthly_credit_quota,
-                                               billed * r / 3600, busy * r / 3600, busy))
-    sizes = {d.warehouse.name: d.warehouse.size for d in mesh.domains}
-    for (wh, task), seconds in sorted(per_task.items(), key=lambda kv: -kv[1]):
-        product, reads = index.get(task, (None, ()))
-        credits = seconds * rate(sizes[wh]) / 3600 if wh in sizes else 0.0
-        report.tasks.append(TaskCost(wh, task, product, credits, seconds, reads))
-    report.notes.append("estimate: seconds measured per task x credits/hour of the warehouse size; "
-                        f"billed adds the {MIN_BILLED_SECONDS} s minimum per run (one resume per run)")
+    per_wh, per_task = cost.estimate(warehouses(mesh), rows)
+    for w in per_wh:
+        report.warehouses.append(WarehouseCost(w.domain, w.warehouse, w.size, w.quota, w.credits,
+                                               w.busy_credits, w.seconds))
+    for t in per_task:
+        product, reads = index.get(t.task, (None, ()))
+        report.tasks.append(TaskCost(t.warehouse, t.task, product, t.credits, t.seconds, reads))
+    report.notes.append(cost.NOTE)
     return report
 
 
@@ -152,4 +137,4 @@ def finops(mesh: Mesh, query: Query, is_local: bool) -> FinOpsReport:
 
 
 __all__ = ["CREDITS_PER_HOUR", "FinOpsReport", "TaskCost", "WarehouseCost", "attribution_sql", "estimate",
-           "finops", "from_account_usage", "local_sql", "metering_sql", "rate"]
+           "finops", "from_account_usage", "local_sql", "metering_sql", "rate", "warehouses"]

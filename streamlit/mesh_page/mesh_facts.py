@@ -1,31 +1,27 @@
 """Lineage and domain cost for the page, from the domain manifests and TASK_RUNS.
 
-FOLD LATER: ``snowmesh.lineage`` (build_lineage(mesh).to_dot()) and ``snowmesh.finops``
-(credits per domain warehouse vs quota) are being written alongside this page. Until they
-land, the page computes both here, from the manifests read as plain YAML: in Streamlit in
-Snowflake the ``snowmesh`` package is not there, only the manifests shipped as artifacts.
-``lineage_dot`` prefers ``snowmesh.lineage`` when it is importable.
+In Streamlit in Snowflake the ``snowmesh`` package is not there, only the manifests and the
+procedures' ``governance/`` package shipped as artifacts, so the manifests are read here as
+plain YAML. ``lineage_dot`` prefers ``snowmesh.lineage`` when it is importable. The cost
+estimate is ``governance.cost``: the same code (and numbers) as ``mesh finops`` locally.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-# Standard warehouse credits per hour by size (Snowflake's published table). The figure the
-# page shows is an ESTIMATE: task seconds x rate, without the 60 s minimum per resume,
-# auto-suspend tails, cloud services or queries outside the task graphs.
-CREDITS_PER_HOUR = {
-    "XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16, "XXLARGE": 32,
-    "XXXLARGE": 64, "X4LARGE": 128, "X5LARGE": 256, "X6LARGE": 512,
-}  # fmt: skip
-_SIZE_ALIASES = {"2XLARGE": "XXLARGE", "3XLARGE": "XXXLARGE", "4XLARGE": "X4LARGE", "5XLARGE": "X5LARGE",
-                 "6XLARGE": "X6LARGE"}
+from governance import cost
+
+# Re-exported: the page and its tests name them here.
+CREDITS_PER_HOUR = cost.CREDITS_PER_HOUR
+credits_per_hour = cost.credits_per_hour
+month_start = cost.month_start
 
 
 @dataclass(frozen=True)
@@ -54,14 +50,6 @@ def load_domains(domains_dir: Path) -> list[DomainFacts]:
         out.append(DomainFacts(str(m["name"]), str(m["database"]), str(wh.get("name", "")),
                                str(wh.get("size", "XSMALL")), float(wh.get("monthly_credit_quota") or 0), m))
     return out
-
-
-def credits_per_hour(size: str) -> float:
-    key = size.upper().replace("-", "").replace("_", "")
-    key = _SIZE_ALIASES.get(key, key)
-    if key not in CREDITS_PER_HOUR:
-        raise ValueError(f"unknown warehouse size {size!r}")
-    return float(CREDITS_PER_HOUR[key])
 
 
 # --------------------------------------------------------------------------- lineage
@@ -126,33 +114,23 @@ def lineage_dot(domains: list[DomainFacts], project: Path | None) -> tuple[str, 
 # --------------------------------------------------------------------------- cost
 
 
-def month_start(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def task_seconds_query(since: datetime) -> str:
-    """Seconds of task runs per warehouse since ``since`` (UTC), summed in the warehouse."""
-    return (
-        'SELECT "WAREHOUSE", COUNT(*) AS "TASK_RUNS", CAST(SUM("SECONDS") AS NUMBER(18,3)) AS "SECONDS" '
-        'FROM "GOVERNANCE_DB"."AUDIT"."TASK_RUNS" '
-        f"WHERE \"STARTED_AT\" >= CAST('{since:%Y-%m-%d %H:%M:%S}' AS TIMESTAMP_NTZ) "
-        'GROUP BY "WAREHOUSE"'
-    )
+COST_COLUMNS = ["DOMAIN", "WAREHOUSE", "SIZE", "TASK_RUNS", "DAG_RUNS", "SECONDS", "BUSY_CREDITS",
+                "CREDITS_ESTIMATE", "MONTHLY_QUOTA", "QUOTA_USED_PCT"]
 
 
 def cost_vs_quota(session: Any, domains: list[DomainFacts], now: datetime | None = None) -> pd.DataFrame:
-    """One row per domain: month-to-date task seconds, ESTIMATED credits, quota, share used."""
-    since = month_start(now)
-    used = {str(r[0]): (int(r[1]), float(r[2] or 0)) for r in session.sql(task_seconds_query(since)).collect()}
-    rows = []
-    for d in domains:
-        runs, seconds = used.get(d.warehouse, (0, 0.0))
-        credits = seconds / 3600.0 * credits_per_hour(d.size)
-        rows.append({
-            "DOMAIN": d.name, "WAREHOUSE": d.warehouse, "SIZE": d.size, "TASK_RUNS": runs,
-            "SECONDS": round(seconds, 3), "CREDITS_ESTIMATE": round(credits, 6), "MONTHLY_QUOTA": d.quota,
-            "QUOTA_USED_PCT": round(100.0 * credits / d.quota, 4) if d.quota else None,
+    """One row per domain: this month's task seconds, the ESTIMATED credits (governance.cost: with the
+    60 s minimum per DAG run; BUSY_CREDITS without it), the quota and the share of it used."""
+    rows = session.sql(cost.task_runs_sql(month_start(now))).collect()
+    per_wh, _ = cost.estimate([cost.Warehouse(d.name, d.warehouse, d.size, d.quota) for d in domains],
+                              [tuple(r) for r in rows])
+    out = []
+    for w in per_wh:
+        pct = w.quota_pct
+        out.append({
+            "DOMAIN": w.domain, "WAREHOUSE": w.warehouse, "SIZE": w.size, "TASK_RUNS": w.task_runs,
+            "DAG_RUNS": w.dag_runs, "SECONDS": round(w.seconds, 3), "BUSY_CREDITS": round(w.busy_credits, 6),
+            "CREDITS_ESTIMATE": round(w.credits, 6), "MONTHLY_QUOTA": w.quota,
+            "QUOTA_USED_PCT": None if pct is None else round(pct, 4),
         })  # fmt: skip
-    return pd.DataFrame(rows, columns=["DOMAIN", "WAREHOUSE", "SIZE", "TASK_RUNS", "SECONDS",
-                                       "CREDITS_ESTIMATE", "MONTHLY_QUOTA", "QUOTA_USED_PCT"])
+    return pd.DataFrame(out, columns=COST_COLUMNS)
