@@ -457,16 +457,16 @@ def test_snowflake_domain_roles_and_grants(mods):
     # Engineers get W and C, analysts R.
     pairs = {(v["database_role"], v["account_role"]) for v in m.locals["database_role_grants"].values()}
     assert pairs == {("write", "engineer"), ("create", "engineer"), ("read", "analyst")}
-    # Future grants: reads for R, writes for W, in every schema.
-    specs = {(s["role"], s["type"]): s["privileges"] for s in m.locals["future_grant_specs"]}
-    assert specs[("read", "TABLES")] == ["SELECT"] and specs[("read", "VIEWS")] == ["SELECT"]
-    assert {"INSERT", "UPDATE", "DELETE"} <= set(specs[("write", "TABLES")])
-    assert all(role != "read" or privs in (["SELECT"], ["USAGE"]) for (role, _), privs in specs.items())
-    assert "setproduct(var.domain.schemas" in m.locals["future_grants"]
-    # The warehouse role: USAGE on the domain's own warehouse only, granted to both functional roles.
+    # Table and view grants come in ALL + FUTURE pairs, in every schema; reads are SELECT only.
+    for name in ("read_all_tables", "read_future_tables", "read_all_views", "read_future_views",
+                 "write_all_tables", "write_future_tables"):
+        body = m.resource("snowflake_grant_privileges_to_database_role", name)
+        assert body["for_each"] == "${toset(var.domain.schemas)}", name
+        assert (body["privileges"] == ["SELECT"]) == name.startswith("read_"), name
+    # The warehouse role: USAGE and OPERATE on the domain's own warehouse only, granted to both functional roles.
     usage = m.resource("snowflake_grant_privileges_to_account_role", "warehouse_usage")
     assert usage["account_role_name"] == '${snowflake_account_role.this["wh_usage"].name}'
-    assert "USAGE" in usage["privileges"]
+    assert usage["privileges"] == ["USAGE", "OPERATE"]
     target = blocks(usage, "on_account_object")[0]
     assert (target["object_type"], target["object_name"]) == ("WAREHOUSE", "${snowflake_warehouse.this.name}")
     assert (
@@ -477,6 +477,88 @@ def test_snowflake_domain_roles_and_grants(mods):
     for body in m.of_type("snowflake_grant_privileges_to_account_role").values():
         assert set(blocks(body, "on_account_object")[0]) == {"object_type", "object_name"}
         assert blocks(body, "on_account_object")[0]["object_type"] == "WAREHOUSE"
+
+
+# Grants Terraform holds that the SQL plan does not render yet, with the reason. Keep this list
+# short: each entry is a known difference to close in snowmesh.deploy.plan (docs/security.md).
+TERRAFORM_ONLY = {
+    # INGEST (owner's rights, the engineer's) runs COPY INTO from the external stage: needs USAGE on it.
+    ("USAGE", "STAGE", "RAW.LANDING", "W"),
+}
+
+
+def _relative(mesh: Mesh, grants) -> set[tuple[str, ...]]:
+    """Grants and role grants of the domains' roles, with the domain's names replaced by what they
+    are (ENGINEER, R, ...), so one set describes every domain: (privilege, on, name, grantee)."""
+    from snowmesh.access.graph import PrivilegeGrant
+
+    def role(r, d: Domain) -> str:
+        by_name = {d.engineer_role: "ENGINEER", d.analyst_role: "ANALYST", d.wh_usage_role: "WH_USAGE"}
+        if r.database:
+            assert r.database == d.database, f"{r} is not a role of {d.name}'s database"
+            return r.name
+        return by_name.get(r.name, r.name)
+
+    def domain_of(g) -> Domain | None:
+        roles = [g.to] if isinstance(g, PrivilegeGrant) else [g.role, g.to]
+        for d in mesh.domains:
+            if any(r.database == d.database or r.name in (d.engineer_role, d.analyst_role, d.wh_usage_role)
+                   for r in roles):
+                return d
+        return None
+
+    out: set[tuple[str, ...]] = set()
+    for g in grants:
+        d = domain_of(g)
+        assert d is not None, f"{g}: no domain's role"
+        if isinstance(g, PrivilegeGrant):
+            name = ".".join(g.on.name[1:] if g.on.database == d.database else ("",) if g.on.type == "WAREHOUSE"
+                            else g.on.name)
+            assert g.on.type != "WAREHOUSE" or g.on.name == (d.warehouse.name,), f"{g}: another domain's warehouse"
+            out.add((d.name, g.privilege, f"{g.on.scope} {g.on.type}".strip(), name, role(g.to, d)))
+        else:
+            out.add((d.name, "ROLE", "ROLE", role(g.role, d), role(g.to, d)))
+    return out
+
+
+def test_domain_grants_equal_the_sql_plan(mesh):
+    """Terraform's snowflake_domain module (evaluated per domain by the access verifier's evaluator)
+    grants exactly what the SQL plan grants the domains' roles, apart from TERRAFORM_ONLY."""
+    from snowmesh.access.grants import plan_graph
+    from snowmesh.access.graph import Graph
+    from snowmesh.access.hcl import child_scope, instances
+    from snowmesh.access.hcl import load_module as load_tf
+    from snowmesh.access.terraform import module_graph, root_scope
+    from snowmesh.deploy.plan import build_plan, procedure_grants
+
+    root = root_scope(TF, {})
+    call = root.module.calls["snowflake_domain"]
+    child = load_tf(TF / str(call["source"]))
+    tf = Graph()
+    for inst in instances(call, root):
+        tf = tf.merged(module_graph(child, child_scope(child, call, root.bind(inst))))
+
+    plan = build_plan(mesh, local=False)
+    # USAGE on procedures (and on GOVERNANCE_DB for their callers) follows `snow snowpark deploy`: not Terraform's.
+    procedures = {s.sql for s in procedure_grants(mesh)}
+    sql = plan_graph([s for s in plan.statements if s.sql not in procedures])
+
+    def domain_part(g: Graph):
+        # Consumer roles are the consumer module's (compared by `mesh audit access`'s drift check).
+        def mine(r) -> bool:
+            return not r.name.startswith("CONSUMER_")
+        return ([x for x in g.privilege_grants if mine(x.to)]
+                + [x for x in g.role_grants if mine(x.role) and mine(x.to)])
+
+    got, want = _relative(mesh, domain_part(tf)), _relative(mesh, domain_part(sql))
+    only_tf = {g[1:] for g in got - want}
+    assert not want - got, f"the SQL plan grants what Terraform does not: {sorted(want - got)}"
+    assert only_tf <= {(p, t, n, r) for p, t, n, r in TERRAFORM_ONLY}, \
+        f"Terraform grants what the SQL plan does not: {sorted(got - want)}"
+    # The roles themselves: the same R/W/C and functional roles per domain.
+    tf_roles = {r for r in tf.roles if not r.name.startswith("CONSUMER_")}
+    sql_roles = {r for r in sql.roles if not r.name.startswith("CONSUMER_")}
+    assert tf_roles == sql_roles
 
 
 # --- consumer grants ---------------------------------------------------------------------
