@@ -54,12 +54,14 @@ def test_shared_ingest_sql_parses_for_every_manifest_source() -> None:
     for d in MESH.domains:
         for s in d.sources:
             spec = source_spec(s)
-            good, bad = gi.promote_sql(d.database, spec)
+            typed = gi.scratch_table(d.database, spec.typed_table)
+            good, bad = gi.promote_sql(d.database, spec, typed)
             for sql in (
-                gi.create_typed_sql(d.database, spec),
+                gi.create_typed_sql(d.database, spec, typed),
+                gi.create_typed_sql(d.database, spec, gi.scratch_table(d.database, spec.typed_table, qualified=False)),
                 gi.real_copy_sql(d.database, spec, [f"{s.prefix}/a.csv.gz"]),
                 f"INSERT INTO {d.database}.RAW.T {gi.typed_select(spec, 'X')}",
-                good, bad, gi.per_file_sql(d.database, spec),
+                good, bad, gi.per_file_sql(typed),
                 gi.ledger_insert_sql(d.database, [(s.name, f"{s.prefix}/a.csv.gz", 3, 2, 1)]),
             ):
                 _parse(sql)

@@ -156,9 +156,19 @@ def typed_select(s: SourceSpec, rows: str) -> str:
     return f"SELECT *, {reason_expr(s.columns)} AS \"_REASON\" FROM ({inner})"
 
 
-def create_typed_sql(database: str, s: SourceSpec) -> str:
-    """An empty <SOURCE>_TYPED with the typed columns' types, filled by a loader."""
-    return (f"CREATE OR REPLACE TRANSIENT TABLE {fqn(database, RAW, s.typed_table)} AS "
+def scratch_table(database: str, name: str, *, qualified: bool = True) -> str:
+    """A scratch table of one load: session-scoped TEMPORARY, so a failed load leaves nothing.
+
+    Snowflake takes temporary tables schema-qualified (<DB>.RAW). DuckDB keeps them in its own
+    catalog and rejects a qualified name, so the local account names them unqualified
+    (docs/local-account.md). Temporary also keeps the 1M-row scratch off the emulator's disk.
+    """
+    return fqn(database, RAW, name) if qualified else ident(name)
+
+
+def create_typed_sql(database: str, s: SourceSpec, typed: str) -> str:
+    """An empty <SOURCE>_TYPED scratch ``typed`` with the typed columns' types, filled by a loader."""
+    return (f"CREATE OR REPLACE TEMPORARY TABLE {typed} AS "
             f"{typed_select(s, fqn(database, RAW, s.landing_table))} WHERE 1 = 0")
 
 
@@ -179,9 +189,8 @@ def real_copy_sql(database: str, s: SourceSpec, files: Sequence[str]) -> str:
     )
 
 
-def promote_sql(database: str, s: SourceSpec) -> tuple[str, str]:
-    """(typed insert, quarantine insert) from <SOURCE>_TYPED; run in one transaction with the ledger."""
-    typed = fqn(database, RAW, s.typed_table)
+def promote_sql(database: str, s: SourceSpec, typed: str) -> tuple[str, str]:
+    """(typed insert, quarantine insert) from the scratch ``typed``; one transaction with the ledger."""
     cols = ", ".join(ident(c.name) for c in s.columns)
     t_cols = ", ".join(ident("T_" + c.name) for c in s.columns)
     record = "OBJECT_CONSTRUCT(" + ", ".join(f"{literal(c.name)}, {ident('R_' + c.name)}" for c in s.columns) + ")"
@@ -194,9 +203,8 @@ def promote_sql(database: str, s: SourceSpec) -> tuple[str, str]:
     return good, bad
 
 
-def per_file_sql(database: str, s: SourceSpec) -> str:
-    return (f'SELECT "_FILE", COUNT(*), COUNT_IF("_REASON" IS NULL) '
-            f'FROM {fqn(database, RAW, s.typed_table)} GROUP BY "_FILE"')
+def per_file_sql(typed: str) -> str:
+    return f'SELECT "_FILE", COUNT(*), COUNT_IF("_REASON" IS NULL) FROM {typed} GROUP BY "_FILE"'
 
 
 def ledger_insert_sql(database: str, rows: Sequence[tuple[str, str, int, int, int]]) -> str:
@@ -215,16 +223,16 @@ def _run(session: Any, sql: str) -> list[Any]:
     return session.sql(sql).collect()
 
 
-Loader = Callable[[list[str]], None]  # fills <SOURCE>_TYPED with the rows of these files
+Loader = Callable[[list[str], str], None]  # fills the scratch table (2nd arg) with these files' rows
 
 
-def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str]) -> None:
+def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str], typed: str) -> None:
     """The real account's loader: COPY with metadata into the landing table, then type it."""
     landing = fqn(database, RAW, s.landing_table)
     _run(session, f"TRUNCATE TABLE {landing}")
     for i in range(0, len(files), COPY_FILES_MAX):
         _run(session, real_copy_sql(database, s, files[i : i + COPY_FILES_MAX]))
-    _run(session, f"INSERT INTO {fqn(database, RAW, s.typed_table)} {typed_select(s, landing)}")
+    _run(session, f"INSERT INTO {typed} {typed_select(s, landing)}")
     _run(session, f"TRUNCATE TABLE {landing}")
 
 
@@ -234,23 +242,25 @@ def loaded_files(session: Any, database: str, source: str) -> set[str]:
 
 
 def ingest_source(session: Any, database: str, s: SourceSpec, files: list[str],
-                  load: Loader | None = None) -> SourceResult:
+                  load: Loader | None = None, *, qualified_scratch: bool = True) -> SourceResult:
     """Load ``files`` (new ones: the caller subtracts the ledger) and record them, atomically.
 
-    ``load`` fills <SOURCE>_TYPED; by default the real account's COPY from the external stage.
-    The typed rows, the quarantine rows and the ledger rows commit together or not at all.
+    ``load`` fills the <SOURCE>_TYPED scratch table; by default the real account's COPY from the
+    external stage. The typed rows, the quarantine rows and the ledger rows commit together or
+    not at all. ``qualified_scratch=False`` on the local account (see :func:`scratch_table`).
     """
     result = SourceResult(s.name, files_new=len(files), files=list(files))
     if not files:
         return result
-    _run(session, create_typed_sql(database, s))
-    (load or (lambda fs: load_from_stage(session, database, s, fs)))(list(files))
-    good, bad = promote_sql(database, s)
+    typed = scratch_table(database, s.typed_table, qualified=qualified_scratch)
+    _run(session, create_typed_sql(database, s, typed))
+    (load or (lambda fs, into: load_from_stage(session, database, s, fs, into)))(list(files), typed)
+    good, bad = promote_sql(database, s, typed)
     _run(session, "BEGIN")
     try:
         _run(session, good)
         _run(session, bad)
-        per_file = {str(r[0]): (int(r[1]), int(r[2])) for r in _run(session, per_file_sql(database, s))}
+        per_file = {str(r[0]): (int(r[1]), int(r[2])) for r in _run(session, per_file_sql(typed))}
         rows = []
         for f in files:
             landed, loaded = per_file.get(f, (0, 0))  # a header-only file lands nothing
@@ -264,7 +274,7 @@ def ingest_source(session: Any, database: str, s: SourceSpec, files: list[str],
     except Exception:
         _run(session, "ROLLBACK")
         raise
-    _run(session, f"DROP TABLE IF EXISTS {fqn(database, RAW, s.typed_table)}")
+    _run(session, f"DROP TABLE IF EXISTS {typed}")
     return result
 
 

@@ -3,7 +3,7 @@
 The SQL that types, quarantines and records rows is procedures/governance/ingest.py, the code
 the deployed ``<DB>.RAW.INGEST()`` runs. This module keeps only what the local account needs
 instead of the real account's COPY with METADATA$FILENAME / METADATA$FILE_ROW_NUMBER: the S3
-download, the PUT, and a batch COPY whose AUTOINCREMENT ranges give each row its file and line.
+download, the PUT, and one batch COPY whose file markers give each row its file and line.
 On a real account the walker calls the procedure's own loader (a COPY from the external stage).
 
 Per file and exactly: rows landed = rows loaded + rows quarantined. The ledger
@@ -12,6 +12,7 @@ RAW.INGESTED_FILES makes re-runs idempotent on both targets.
 
 from __future__ import annotations
 
+import gzip
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from governance import ingest as shared
-from governance.sql import fqn, ident
+from governance.sql import fqn, ident, literal
 from snowmesh.console import Reporter
 from snowmesh.deploy import render
 from snowmesh.deploy.plan import STAGE
@@ -46,55 +47,68 @@ def source_spec(s: Source) -> shared.SourceSpec:
     return shared.SourceSpec(s.name, s.prefix, cols)
 
 
-def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str],
-                advance: Callable[[int], None]) -> None:
-    """Local account: fill <SOURCE>_TYPED from S3 (moto) via an internal stage and one COPY.
+_NEWLINE_MEMBER = gzip.compress(b"\n")
 
-    fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER. Instead the new
-    files are PUT under a batch folder with ordinal names, and one COPY loads them into a
-    scratch table whose AUTOINCREMENT column numbers rows in load order. fakesnow loads the
-    files one after another in name order and reports rows per file in that order, and DuckDB
-    keeps a gzip file's row order, so each file owns one contiguous range of that number:
-    the range gives the file, the offset in it the line. The tests check the lines against
-    the generator's. The real account uses the metadata columns instead (shared.real_copy_sql).
+
+def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str], typed: str,
+                advance: Callable[[int], None]) -> None:
+    """Local account: fill the scratch ``typed`` from S3 (moto) via an internal stage and one COPY.
+
+    fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER, and it reads file by
+    file at ~0.2 s of overhead each (CSV sniffing per file), like PUT (~35 ms per file). So the
+    batch is shipped as ONE multi-member gzip file: per landed file, a marker row (a batch-unique
+    value in the first column, then empty columns) and the file's own gzip bytes, each followed by
+    a newline member (a blank line is skipped, and a file without a final newline cannot run into
+    the next marker). One COPY loads it into a fresh temporary table; DuckDB numbers its rows
+    0, 1, ... in file order (the ROWID pseudo-column, which fakesnow passes through). The markers
+    give each file's range: the row after a marker is the file's header (line 1), and a data
+    row's line is its distance from the marker. Every marker must come back, in order, and the
+    row count must match COPY's report, or the load stops; the tests check every quarantined line
+    against the generator's. The real account uses the metadata columns (shared.real_copy_sql).
     """
     t = target
-    scratch, ranges = fqn(d.database, RAW, f"{s.name}_COPY"), fqn(d.database, RAW, f"{s.name}_COPY_FILES")
-    cols = [f"{ident(c.name)} VARCHAR" for c in s.columns] + ['"_SEQ" NUMBER AUTOINCREMENT']
-    # fakesnow puts the AUTOINCREMENT sequence in the *current* database, and a DuckDB
-    # transaction may write only one database: make the domain's RAW schema current.
-    t.sql(f"USE SCHEMA {fqn(d.database, RAW)}")
-    t.sql(render.table(d.database, RAW, f"{s.name}_COPY", cols, transient=True, replace=True).sql)
-    range_cols = ['"FILE_NAME" VARCHAR', '"FIRST_ROW" NUMBER', '"LAST_ROW" NUMBER']
-    t.sql(render.table(d.database, RAW, f"{s.name}_COPY_FILES", range_cols, transient=True, replace=True).sql)
+    scratch, ranges = ident(f"{s.name}_COPY"), ident(f"{s.name}_COPY_FILES")
+    first_col = ident(s.columns[0].name)
+    cols = ", ".join(f"{ident(c.name)} VARCHAR" for c in s.columns)
+    t.sql(f"CREATE OR REPLACE TEMPORARY TABLE {scratch} ({cols})")
+    t.sql(f'CREATE OR REPLACE TEMPORARY TABLE {ranges} ("FILE_NAME" VARCHAR, "MARKER_ROW" NUMBER, '
+          '"FIRST_ROW" NUMBER, "LAST_ROW" NUMBER)')
     names = ", ".join(ident(c.name) for c in s.columns)
     batch = f"batch-{uuid.uuid4().hex}"
+    marker = f"__mesh_{batch.replace('-', '_')}_file_"
+    pad = b"," * (len(s.columns) - 1)
     stage = fqn(d.database, RAW, STAGE)
     with tempfile.TemporaryDirectory(dir=servers.state_dir(t.root) / "tmp") as tmp:
-        for i, key in enumerate(keys):
-            t.s3.download_file(d.bucket, key, str(Path(tmp) / f"{i:07d}.csv.gz"))
-            advance(1)
-        t.sql(f"PUT 'file://{tmp}/*.csv.gz' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE PARALLEL=4")
+        path = Path(tmp) / f"{batch}.csv.gz"
+        with path.open("wb") as out:
+            out.write(gzip.compress(b"skipped by SKIP_HEADER = 1\n"))
+            for i, key in enumerate(keys):
+                out.write(gzip.compress(f"{marker}{i:07d}".encode() + pad + b"\n"))
+                out.write(t.s3.get_object(Bucket=d.bucket, Key=key)["Body"].read())
+                out.write(_NEWLINE_MEMBER)
+                advance(1)
+        t.sql(f"PUT 'file://{path}' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
     result = t.sql(
         f"COPY INTO {scratch} ({names}) FROM @{stage}/{batch}/ {shared.file_format(d.database)} FORCE = TRUE PURGE = TRUE"
     )
-    loaded = [(str(r[0]).rsplit("/", 1)[-1], int(r[3])) for r in result]
-    expected = [f"{i:07d}.csv.gz" for i in range(len(keys))]
-    if [name for name, _ in loaded] != expected:
-        raise StepFailed(f"{d.name}.{s.name}: COPY loaded files in an unexpected order: {loaded[:3]}...")
-    spans, first = [], 0
-    for key, (_, n) in zip(keys, loaded):
-        spans.append((key, first, first + n - 1))
-        first += n
+    reported = sum(int(r[3]) for r in result)
+    count, high = t.sql(f"SELECT COUNT(*), MAX(ROWID) FROM {scratch}")[0]
+    marks = t.sql(f"SELECT ROWID, {first_col} FROM {scratch} WHERE STARTSWITH({first_col}, {literal(marker)}) "
+                  "ORDER BY ROWID")
+    if (int(count), int(high if high is not None else -1)) != (reported, reported - 1) or \
+            [str(v) for _, v in marks] != [f"{marker}{i:07d}" for i in range(len(keys))]:
+        raise StepFailed(f"{d.name}.{s.name}: the batch of {len(keys)} files did not load file by file "
+                         f"({len(marks)} file markers, {count} rows, COPY reported {reported}); "
+                         "is a quote left open at the end of a file?")
+    bounds = [int(r) for r, _ in marks] + [reported]
+    spans = [(key, bounds[i], bounds[i] + 2, bounds[i + 1] - 1) for i, key in enumerate(keys)]
     with t.conn.cursor() as cur:
-        cur.executemany(f"INSERT INTO {ranges} VALUES (%s, %s, %s)", spans)
-    # Header is line 1, so a file's first data row is line 2.
+        cur.executemany(f"INSERT INTO {ranges} VALUES (%s, %s, %s, %s)", spans)
     rows = (
-        f'(SELECT {names}, f."FILE_NAME" AS "_FILE", r."_N" - f."FIRST_ROW" + 2 AS "_LINE" FROM '
-        f'(SELECT *, "_SEQ" - MIN("_SEQ") OVER () AS "_N" FROM {scratch}) r '
-        f'JOIN {ranges} f ON r."_N" BETWEEN f."FIRST_ROW" AND f."LAST_ROW")'
+        f'(SELECT {names}, f."FILE_NAME" AS "_FILE", r.ROWID - f."MARKER_ROW" AS "_LINE" '
+        f'FROM {scratch} r JOIN {ranges} f ON r.ROWID BETWEEN f."FIRST_ROW" AND f."LAST_ROW")'
     )
-    t.sql(f"INSERT INTO {fqn(d.database, RAW, s.typed_table)} {shared.typed_select(s, rows)}")
+    t.sql(f"INSERT INTO {typed} {shared.typed_select(s, rows)}")
     t.sql(f"DROP TABLE IF EXISTS {scratch}")
     t.sql(f"DROP TABLE IF EXISTS {ranges}")
 
@@ -117,12 +131,13 @@ def ingest_source(target: Target, d: Domain, s: Source, reporter: Reporter) -> S
     new = [k for k in keys if k not in done]
     with reporter.progress(f"{d.name}.{s.name}: load {len(new)} files", total=len(new)) as advance:
         if target.is_local:
-            load = lambda files: _local_load(target, d, spec, files, advance)
+            def load(files: list[str], typed: str) -> None:
+                _local_load(target, d, spec, files, typed, advance)
         else:
-            def load(files: list[str]) -> None:
-                shared.load_from_stage(target.session, d.database, spec, files)
+            def load(files: list[str], typed: str) -> None:
+                shared.load_from_stage(target.session, d.database, spec, files, typed)
                 advance(len(files))
-        r = shared.ingest_source(target.session, d.database, spec, new, load)
+        r = shared.ingest_source(target.session, d.database, spec, new, load, qualified_scratch=not target.is_local)
     return SourceLoad(d.name, s.name, len(new), len(keys) - len(new), r.rows_landed, r.rows_loaded,
                       r.rows_quarantined)
 
