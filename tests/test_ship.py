@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 import sqlglot
 import yaml
-from snowflake.core import CreateMode
-from snowflake.core.exceptions import NotFoundError
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
@@ -29,7 +27,7 @@ from governance.validate import AUDIT_COLUMNS
 from marketing.campaign_summary import CHANNELS, campaign_summary
 from snowmesh.cli.main import run_app
 from snowmesh.deploy import project_file as pf
-from snowmesh.deploy.tasks import create_call, deploy_dags, deploy_steps, unshipped_calls
+from snowmesh.deploy.tasks import unshipped_calls
 from snowmesh.manifest import load_mesh
 from snowmesh.pipeline.dag import mesh_dags
 
@@ -115,57 +113,8 @@ def test_dag_dry_run_lists_every_task_with_schedule_and_warehouse(capsys: pytest
         assert f"schema = root.databases['{domain.database}'].schemas['STAGING']" in lines
 
 
-class _Recorder:
-    """Stands in for Root -> database -> schema: records what DAGOperation.deploy calls."""
-
-    _telemetry_client = type("T", (), {"safe_send": staticmethod(lambda *a: None)})()
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.root = self
-
-    @property
-    def databases(self) -> Any:
-        return _Index(lambda db: type("DB", (), {"schemas": _Index(lambda s: self._schema(db, s))})())
-
-    def _schema(self, db: str, schema: str) -> Any:
-        self.calls.append(f"schema = root.databases[{db!r}].schemas[{schema!r}]")
-        self.tasks = self
-        return self
-
-    def __getitem__(self, name: str) -> Any:
-        rec = self
-
-        class Task:
-            def fetch(self) -> None:
-                rec.calls.append(f"tasks[{name!r}].fetch()")
-                raise NotFoundError(None, 404, "not found")
-
-            def resume(self) -> None:
-                rec.calls.append(f"tasks[{name!r}].resume()")
-
-        return Task()
-
-    def create(self, task: Any, mode: Any = CreateMode.error_if_exists) -> None:
-        m = CreateMode[mode]
-        self.calls.append(create_call(task.name, task.definition, task.warehouse, schedule=task.schedule,
-                                      predecessors=task.predecessors, finalize=task.finalize,
-                                      mode=None if m is CreateMode.error_if_exists else m.name))
-
-
-class _Index:
-    def __init__(self, get: Any) -> None:
-        self.get = get
-
-    def __getitem__(self, key: str) -> Any:
-        return self.get(key)
-
-
-def test_dry_run_is_what_dagoperation_deploy_does() -> None:
-    rec = _Recorder()
-    deploy_dags(rec, MESH)  # the real snowflake.core DAGOperation, against the recorder
-    want = [c.split("  #")[0] for s in deploy_steps(MESH) for c in s.calls if not c.startswith("DAGOperation")]
-    assert rec.calls == want
+# Compare-then-apply against an in-memory account, and that a first deploy creates what
+# DAGOperation.deploy creates: tests/test_task_deploy.py.
 
 
 # --------------------------------------------------------------------------- Native App

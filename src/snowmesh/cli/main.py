@@ -9,7 +9,7 @@ from typing import Annotated
 import click
 import typer
 
-from snowmesh.cli.ui import RichReporter, console, print_error
+from snowmesh.cli.ui import console, print_error
 from snowmesh.errors import InputError, MeshError
 
 app = typer.Typer(
@@ -69,28 +69,6 @@ def plan(project: ProjectOpt = Path("."), local: Annotated[bool, typer.Option(he
     for stmt in p.all:
         where = "" if (not local or stmt.locally_executable) else "  -- recorded, not executed on the local account"
         print(f"{stmt.sql};{where}")
-
-
-@app.command()
-def deploy(
-    project: ProjectOpt = Path("."),
-    connection: ConnectionOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every statement; execute nothing.")] = False,
-) -> None:
-    """Deploy databases, schemas, roles, grants, stages and tables."""
-    from snowmesh.deploy.plan import build_plan
-    from snowmesh.pipeline.runner import deploy as do_deploy
-    from snowmesh.target import open_target
-
-    mesh = _load(project)
-    if dry_run:
-        for stmt in build_plan(mesh, local=connection is None).statements:
-            print(f"{stmt.sql};")
-        return
-    with open_target(project.resolve(), connection) as target:
-        result = do_deploy(target, mesh, RichReporter())
-    console.print(f"executed {result.executed} statements; recorded {result.recorded} new "
-                  f"({result.already_recorded} already recorded) for the real account")
 
 
 def _register_commands() -> None:

@@ -1,15 +1,15 @@
-"""``mesh run`` and ``mesh generate``."""
+"""``mesh run``, ``mesh deploy`` and ``mesh generate``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from snowmesh.cli.ui import RichReporter, console
-from snowmesh.errors import InputError
+from snowmesh.errors import InputError, StepFailed
 
 Clicks = Annotated[int, typer.Option("--clicks", "--rows", help="Ad clicks to generate (transactions: a tenth).")]
 Seed = Annotated[int, typer.Option(help="Random seed: same seed, same files.")]
@@ -64,6 +64,68 @@ def register(app: typer.Typer) -> None:
         if not report.ok:
             raise typer.Exit(1)
 
+    @app.command()
+    def deploy(
+        project: Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
+        = Path("."),
+        connection: Annotated[str | None, typer.Option(
+            "--connection", "-c", help="snow CLI connection name; default: the embedded local account.")] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Print every statement and API call; change nothing (with -c: reads the account's tasks)."
+        )] = False,
+    ) -> None:
+        """Deploy databases, schemas, roles, grants, stages, tables, tags and policies; on a real account also
+        the task graphs (compare, then apply)."""
+        from snowmesh.deploy.project_file import missing_on_account, procedure_specs
+        from snowmesh.deploy.tasks import deploy_dags, root_for
+        from snowmesh.manifest import load_mesh
+        from snowmesh.pipeline.runner import deploy as do_deploy
+        from snowmesh.target import open_target
+
+        mesh = load_mesh(project)
+        reporter = RichReporter()
+        if dry_run and connection is None:
+            _print_deploy(mesh, local=True)
+            print("\n# task graphs: none on the local account (it cannot run tasks; `mesh run` walks the graphs "
+                  "in-process); mesh deploy --dry-run -c NAME lists a real account's calls")
+            return
+        with open_target(project.resolve(), connection) as target:
+            if target.is_local:
+                result = do_deploy(target, mesh, reporter)
+                changes: list[Any] = []
+            else:
+                root = root_for(target.conn)
+                granted = [s for s in procedure_specs(mesh) if s.callers]
+                absent = missing_on_account(root, procedure_specs(mesh))
+                if dry_run:
+                    _print_deploy(mesh, local=False, absent=absent)
+                    from snowmesh.cli.ship_cmd import print_task_changes
+
+                    print_task_changes(deploy_dags(root, mesh, dry_run=True),
+                                       reads=f"read from {target.name}; nothing below is called")
+                    return
+                if absent:  # before any change: the plan's USAGE grants name them, the graphs CALL them
+                    raise StepFailed(
+                        f"{len(absent)} procedure(s) of snowflake.yml are not on {target.name}: "
+                        + ", ".join(s.signature for s in absent)
+                        + (f"; {len([s for s in absent if s in granted])} of them are granted to analysts" if
+                           any(s in granted for s in absent) else ""),
+                        hint="deploy them first: snow snowpark build --skip-dependencies && "
+                        f"snow snowpark deploy --replace -c {connection} (docs/shipping.md)",
+                    )
+                result = do_deploy(target, mesh, reporter)
+                changes = deploy_dags(root, mesh)
+        if connection is None:
+            console.print(f"executed {result.executed} statements; recorded {result.recorded} new "
+                          f"({result.already_recorded} already recorded) for the real account")
+            console.print("task graphs: not deployed on the local account (`mesh run` walks them)")
+            return
+        from snowmesh.cli.ship_cmd import describe_changes
+
+        console.print(f"executed {result.executed} statements on {connection}")
+        for c in changes:
+            console.print(describe_changes(c), soft_wrap=True)
+
     @app.command("generate")
     def generate_cmd(
         out: Annotated[Path, typer.Option(help="Write files under this folder instead of S3.")] = Path("output"),
@@ -87,3 +149,48 @@ def register(app: typer.Typer) -> None:
             for source, (rows, bad) in summarize(write_local(data, out / d.bucket)).items():
                 table.add_row(d.name, source, f"{rows:,}", f"{bad:,}")
         console.print(table)
+
+
+class _SqlRecorder:
+    """A Snowpark Session stand-in: collects the SQL a shared in-warehouse function would run."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def sql(self, text: str) -> _SqlRecorder:
+        self.statements.append(text)
+        return self
+
+    def collect(self) -> list[Any]:
+        return []
+
+
+def _print_deploy(mesh: Any, *, local: bool, absent: list[Any] | None = None) -> None:
+    """What ``mesh deploy`` runs, in its order (pipeline.runner.deploy): plain print, one statement a line."""
+    from governance.ingest import register_sources
+    from snowmesh.cli.ship_cmd import print_registry_refresh
+    from snowmesh.deploy.plan import build_plan
+    from snowmesh.deploy.statements import ENTERPRISE_ONLY
+    from snowmesh.ingest import source_spec
+
+    where = "the local account" if local else "a real account"
+    print(f"-- mesh deploy on {where}: every statement, in order; nothing is executed")
+    if absent:
+        print("-- NOT on the account, so the deploy would stop before any change (snow snowpark deploy first): "
+              + ", ".join(s.signature for s in absent))
+    for stmt in build_plan(mesh, local=local).statements:
+        if local and not stmt.locally_executable:
+            note = "  -- recorded in GOVERNANCE_DB.CATALOG.ACCOUNT_OBJECTS, not executed"
+        elif stmt.kind in ENTERPRISE_ONLY:
+            note = "  -- applied on Enterprise edition only (SHOW TAGS IN ACCOUNT decides)"
+        else:
+            note = ""
+        print(f"{stmt.sql};{note}")
+    print("-- then one row in GOVERNANCE_DB.AUDIT.DEPLOYS and one per statement in GOVERNANCE_DB.AUDIT.DEPLOY_STATEMENTS")
+    print_registry_refresh(mesh)
+    print("-- source registry (what a deployed INGEST() loads)")
+    for d in mesh.domains:
+        rec = _SqlRecorder()
+        register_sources(rec, d.name, d.database, [source_spec(s) for s in d.sources])
+        for text in rec.statements:
+            print(f"{text};")

@@ -2,8 +2,9 @@
 
     mesh call ROI_BY_CAMPAIGN 2026-10-01 2026-10-31     # local account: the handler, in-process
     mesh call -c prod PRODUCT_HEALTH                    # real account: CALL the deployed procedure
-    mesh tasks deploy --dry-run                         # every snowflake.core call, no connection
-    mesh tasks deploy -c prod                           # registry refresh + DAGOperation.deploy
+    mesh tasks deploy --dry-run                         # a first deploy's snowflake.core calls, no connection
+    mesh tasks deploy --dry-run -c prod                 # the calls a deploy would make now (reads only)
+    mesh tasks deploy -c prod                           # registry refresh + compare-then-apply per graph
 """
 
 from __future__ import annotations
@@ -131,34 +132,27 @@ def register(app: typer.Typer) -> None:
     def tasks_deploy(
         project: ProjectOpt = Path("."),
         connection: ConnectionOpt = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every call and statement; connect to nothing.")] = False,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Print every call and statement, change nothing (with -c: read the account's tasks).",
+        )] = False,
     ) -> None:
-        """Refresh the product registry, then create or replace and resume every domain's task graph."""
-        from snowmesh.catalog import describe_refresh, refresh_registry
-        from snowmesh.deploy.tasks import deploy_dags, deploy_steps, root_for, unshipped_calls
+        """Refresh the product registry, then bring every domain's task graph to the manifests (compare, then apply)."""
+        from snowmesh.catalog import refresh_registry
+        from snowmesh.deploy.project_file import missing_on_account, procedure_specs
+        from snowmesh.deploy.tasks import deploy_dags, first_deploy, root_for, unshipped_calls
         from snowmesh.manifest import load_mesh
         from snowmesh.target import open_target
 
         mesh = load_mesh(project)
-        steps = deploy_steps(mesh)
+        reporter = RichReporter()
         missing = unshipped_calls(mesh)
         if missing:
-            RichReporter().warn(
-                "these tasks CALL procedures snowflake.yml does not ship, so they will fail when they run: "
-                + ", ".join(missing)
-            )
-        if dry_run:
-            # Plain print, not Rich: one line per call, unwrapped, for review and for diffs.
-            print("-- product registry (from the manifests)")
-            for stmt, note in describe_refresh(mesh):
-                print(f"{stmt};" + (f"  -- {note}" if note else ""))
-            for step in steps:
-                print(f"\n# task graph {step.dag.name} in {step.database}.{step.schema}")
-                for t in step.tasks:
-                    after = f"  after={','.join(t.after)}" if t.after else ""
-                    print(f"#   {t.role:<9} {t.name}  schedule={t.schedule}  warehouse={t.warehouse}{after}  runs: {t.definition}")
-                for c in step.calls:
-                    print(c)
+            reporter.warn("these tasks CALL procedures snowflake.yml does not ship, so they will fail when they run: "
+                          + ", ".join(missing))
+        if dry_run and connection is None:
+            print_registry_refresh(mesh)
+            print_task_changes(first_deploy(mesh), reads="no connection: planned against an empty schema (a first "
+                               "deploy); with --connection the account's tasks are read and compared")
             return
         if connection is None:
             raise InputError(
@@ -166,8 +160,57 @@ def register(app: typer.Typer) -> None:
                 hint="mesh tasks deploy --dry-run shows the deploy; mesh tasks deploy --connection NAME runs it",
             )
         with open_target(project.resolve(), connection) as target:
+            root = root_for(target.conn)
+            absent = missing_on_account(root, procedure_specs(mesh))
+            if absent:
+                reporter.warn("not on the account, so the tasks that CALL them will fail: "
+                              + ", ".join(s.fqn for s in absent) + " (snow snowpark deploy)")
+            if dry_run:
+                print_registry_refresh(mesh)
+                print_task_changes(deploy_dags(root, mesh, dry_run=True), reads=f"read from {target.name}; "
+                                   "nothing below is called")
+                return
             n = refresh_registry(target, mesh)
-            done = deploy_dags(root_for(target.conn), mesh)
-        console.print(f"registry: {n} product(s); deployed and resumed " + ", ".join(
-            f"{s.dag.name} ({len(s.tasks)} tasks, {s.tasks[0].schedule}) in {s.database}.{s.schema}" for s in done
-        ))
+            done = deploy_dags(root, mesh)
+        console.print(f"registry: {n} product(s)")
+        for c in done:
+            console.print(describe_changes(c), soft_wrap=True)
+
+
+def print_registry_refresh(mesh: Any) -> None:
+    from snowmesh.catalog import describe_refresh
+
+    print("-- product registry (from the manifests)")
+    for stmt, note in describe_refresh(mesh):
+        print(f"{stmt};" + (f"  -- {note}" if note else ""))
+
+
+def print_task_changes(changes: list[Any], *, reads: str) -> None:
+    """Plain print, not Rich: one line per task and per call, unwrapped, for review and for diffs."""
+    for c in changes:
+        step = c.step
+        print(f"\n# task graph {step.dag.name} in {step.database}.{step.schema}")
+        for t in step.tasks:
+            after = f"  after={','.join(t.after)}" if t.after else ""
+            print(f"#   {t.role:<9} {t.name}  schedule={t.schedule}  warehouse={t.warehouse}{after}  runs: {t.definition}")
+        print(f"schema = root.databases[{step.database!r}].schemas[{step.schema!r}]")
+        print(f"tasks.iter(like={step.dag.name + '%'!r}); tasks[<name>].fetch() per task of the graph  # {reads}")
+        for op in c.ops:
+            print(op.call)
+        print(f"# {c.summary}" + ("" if c.ops else ": nothing to change"))
+
+
+def describe_changes(c: Any) -> str:
+    """One line per graph after a deploy: what changed, and why."""
+    step = c.step
+    text = f"{step.dag.name} in {step.database}.{step.schema} ({step.tasks[0].schedule}): {c.summary}"
+    altered = [f"{o.name} ({', '.join(o.fields)})" for o in c.ops if o.verb == "alter"]
+    if altered:
+        text += "; altered " + ", ".join(altered)
+    if c.names("drop"):
+        text += "; dropped " + ", ".join(c.names("drop"))
+    if not c.ops:
+        text += "; nothing changed"
+    elif c.ops[-1].verb == "resume" and c.ops[-1].name == step.dag.name:
+        text += "; resumed"
+    return text

@@ -182,10 +182,12 @@ def _callers(mesh: Mesh, x: ExtraProcedure, inputs: tuple[str, ...]) -> tuple[st
         return ()
     if x.callers == EVERY_ANALYST:
         return tuple(names)
-    views = {f"{d.database}.{PRODUCTS}.{p.view}": p for d in mesh.domains for p in d.products}
+    # Any version's view of a product (<P>_V<N>): its consumers read the served old versions too.
+    views = [(re.compile(rf"{re.escape(f'{d.database}.{PRODUCTS}.{p.name}')}_V[0-9]+"), p)
+             for d in mesh.domains for p in d.products]
     allowed = set(names) if inputs else {x.domain}
     for name in inputs:
-        p = views.get(name)
+        p = next((p for pattern, p in views if pattern.fullmatch(name)), None)
         if p is None:
             raise ValueError(f"{x.handler}: INPUTS names {name}, which is no published product view of this mesh")
         allowed &= {p.domain, *p.consumers}  # caller's rights: a caller must be able to read every input
@@ -237,6 +239,30 @@ def find_procedure(mesh: Mesh, name: str) -> ProcedureSpec:
                          hint="give DB.SCHEMA.NAME or the snowflake.yml entity id: "
                          + ", ".join(f"{s.fqn} ({s.key})" for s in matches))
     raise InputError(f"no procedure {name!r} in this mesh", hint=f"known: {known}")
+
+
+def missing_on_account(root: Any, specs: list[ProcedureSpec]) -> list[ProcedureSpec]:
+    """The procedures of ``specs`` a real account does not hold (name and arity), read with
+    snowflake.core's ``ProcedureCollection.iter``: a USAGE grant on one would fail, a task CALLing
+    one would fail when it runs. ``root`` is a snowflake.core Root or a stand-in."""
+    from snowflake.core.exceptions import NotFoundError
+
+    found: dict[tuple[str, str], dict[str, set[int | None]]] = {}
+    out = []
+    for s in specs:
+        where = (s.database, s.schema)
+        if where not in found:
+            found[where] = {}
+            try:
+                for proc in root.databases[s.database].schemas[s.schema].procedures.iter():
+                    args = getattr(proc, "arguments", None)
+                    found[where].setdefault(proc.name.upper(), set()).add(None if args is None else len(args))
+            except NotFoundError:
+                pass  # no such database or schema: nothing of it is deployed
+        arities = found[where].get(s.name, set())
+        if not (None in arities or len(s.arguments) in arities):  # an unreadable signature counts as present
+            out.append(s)
+    return out
 
 
 def _third_party_imports(source: Path, root: Path, seen: set[Path]) -> set[str]:
