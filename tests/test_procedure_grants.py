@@ -233,7 +233,7 @@ def _context(plan, **changes):
 
 
 def test_a_future_grant_on_procedures_is_caught(plan) -> None:
-    """Terraform's domain module grants R USAGE on future procedures: every pipeline procedure too."""
+    """USAGE on future procedures to R (what Terraform's domain module once granted) covers the pipeline's."""
     ctx = _context(plan)
     ctx.graph.add(PrivilegeGrant("USAGE", Securable("PROCEDURE", ("MARKETING_DB", "RAW"), "FUTURE"),
                                  Role("R", "MARKETING_DB"), "terraform"))
