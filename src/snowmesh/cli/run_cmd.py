@@ -95,7 +95,6 @@ def register(app: typer.Typer) -> None:
                 changes: list[Any] = []
             else:
                 root = root_for(target.conn)
-                granted = [s for s in procedure_specs(mesh) if s.callers]
                 absent = missing_on_account(root, procedure_specs(mesh))
                 if dry_run:
                     _print_deploy(mesh, local=False, absent=absent)
@@ -106,10 +105,8 @@ def register(app: typer.Typer) -> None:
                     return
                 if absent:  # before any change: the plan's USAGE grants name them, the graphs CALL them
                     raise StepFailed(
-                        f"{len(absent)} procedure(s) of snowflake.yml are not on {target.name}: "
-                        + ", ".join(s.signature for s in absent)
-                        + (f"; {len([s for s in absent if s in granted])} of them are granted to analysts" if
-                           any(s in granted for s in absent) else ""),
+                        f"{len(absent)} procedure(s) of snowflake.yml are not on {target.name}, so their USAGE "
+                        "grants and the tasks that CALL them would fail: " + ", ".join(s.overload for s in absent),
                         hint="deploy them first: snow snowpark build --skip-dependencies && "
                         f"snow snowpark deploy --replace -c {connection} (docs/shipping.md)",
                     )
@@ -177,7 +174,7 @@ def _print_deploy(mesh: Any, *, local: bool, absent: list[Any] | None = None) ->
     print(f"-- mesh deploy on {where}: every statement, in order; nothing is executed")
     if absent:
         print("-- NOT on the account, so the deploy would stop before any change (snow snowpark deploy first): "
-              + ", ".join(s.signature for s in absent))
+              + ", ".join(s.overload for s in absent))
     for stmt in build_plan(mesh, local=local).statements:
         if local and not stmt.locally_executable:
             note = "  -- recorded in GOVERNANCE_DB.CATALOG.ACCOUNT_OBJECTS, not executed"

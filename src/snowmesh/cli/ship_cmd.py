@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
             absent = missing_on_account(root, procedure_specs(mesh))
             if absent:
                 reporter.warn("not on the account, so the tasks that CALL them will fail: "
-                              + ", ".join(s.fqn for s in absent) + " (snow snowpark deploy)")
+                              + ", ".join(s.overload for s in absent) + " (snow snowpark deploy)")
             if dry_run:
                 print_registry_refresh(mesh)
                 print_task_changes(deploy_dags(root, mesh, dry_run=True), reads=f"read from {target.name}; "

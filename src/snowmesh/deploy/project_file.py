@@ -159,6 +159,11 @@ class ProcedureSpec:
         return f"{self.name}({', '.join(self.arg_types)})"
 
     @property
+    def overload(self) -> str:
+        """``DB.SCHEMA.NAME(TYPE, ...)``: one overload, fully qualified."""
+        return f"{self.database}.{self.schema}.{self.signature}"
+
+    @property
     def stage(self) -> str:
         return f"{self.database}.{STAGING if self.domain else GOVERNANCE_SCHEMA}.{CODE_STAGE}"
 
