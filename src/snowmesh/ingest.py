@@ -12,12 +12,16 @@ RAW.INGESTED_FILES makes re-runs idempotent on both targets.
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import snowflake.connector
 
 from governance import ingest as shared
 from governance.sql import fqn, ident, literal
@@ -88,9 +92,12 @@ def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str]
                 out.write(_NEWLINE_MEMBER)
                 advance(1)
         t.sql(f"PUT 'file://{path}' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
-    result = t.sql(
-        f"COPY INTO {scratch} ({names}) FROM @{stage}/{batch}/ {shared.file_format(d.database)} FORCE = TRUE PURGE = TRUE"
-    )
+    try:
+        result = t.sql(f"COPY INTO {scratch} ({names}) FROM @{stage}/{batch}/ {shared.file_format(d.database)} "
+                       "FORCE = TRUE PURGE = TRUE")
+    except snowflake.connector.errors.ProgrammingError as err:
+        raise StepFailed(f"{d.name}.{s.name}: COPY of {len(keys)} new files failed ({str(err.msg).splitlines()[0]})"
+                         f"{_unreadable(t, d.bucket, keys)}") from None
     reported = sum(int(r[3]) for r in result)
     count, high = t.sql(f"SELECT COUNT(*), MAX(ROWID) FROM {scratch}")[0]
     marks = t.sql(f"SELECT ROWID, {first_col} FROM {scratch} WHERE STARTSWITH({first_col}, {literal(marker)}) "
@@ -111,6 +118,19 @@ def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str]
     t.sql(f"INSERT INTO {typed} {shared.typed_select(s, rows)}")
     t.sql(f"DROP TABLE IF EXISTS {scratch}")
     t.sql(f"DROP TABLE IF EXISTS {ranges}")
+
+
+def _unreadable(target: Target, bucket: str, keys: list[str]) -> str:
+    """On a failed COPY only: name the first file Python's CSV reader cannot read either."""
+    for key in keys:
+        body = target.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            text = gzip.decompress(body).decode("utf-8")
+            for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+                pass
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            return f"; {key} is not readable CSV: {err}"
+    return ""
 
 
 def _list_keys(target: Target, bucket: str, prefix: str) -> list[str]:

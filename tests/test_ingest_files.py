@@ -1,0 +1,90 @@
+"""The local loader with awkward landed files: every row keeps its file and line, exactly.
+
+The local account ships a batch of files as one gzip with file markers (snowmesh.ingest); these
+files probe its edges: no final newline, a header-only file, a quoted field with a newline and a
+comma in it, and a quote left open. They land in a database of their own on the session's local
+account, so the mesh's own tables are untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+
+import pytest
+
+from snowmesh.console import SilentReporter
+from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.statements import LOCALLY_EXECUTABLE
+from snowmesh.errors import StepFailed
+from snowmesh.manifest.model import Column, Mesh, Source
+
+DB = "ODDITIES_DB"
+SOURCE = Source("ODD_ROWS", "odd_rows", "csv_gzip",
+                (Column("ID", "VARCHAR", True), Column("AMOUNT", "NUMBER(12,2)", True), Column("NOTE", "VARCHAR")))
+HEADER = b"ID,AMOUNT,NOTE\n"
+FILES = {
+    "odd_rows/dt=2026-01-01/a.csv.gz": HEADER + b"A1,1.50,plain\nA2,x1,bad amount\nA3,2.00,\n",
+    "odd_rows/dt=2026-01-02/b.csv.gz": HEADER + b"B1,3.00,no final newline\nB2,,missing amount",
+    "odd_rows/dt=2026-01-03/c.csv.gz": HEADER,
+    "odd_rows/dt=2026-01-04/d.csv.gz": HEADER + b'D1,4.00,"two\nlines, one comma"\nD2,oops,after the quoted newline\n',
+}
+EXPECTED_QUARANTINE = {
+    ("odd_rows/dt=2026-01-01/a.csv.gz", 3, "bad NUMBER(12,2) in AMOUNT: x1"),
+    ("odd_rows/dt=2026-01-02/b.csv.gz", 3, "missing AMOUNT"),
+    ("odd_rows/dt=2026-01-04/d.csv.gz", 3, "bad NUMBER(12,2) in AMOUNT: oops"),
+}
+
+
+@pytest.fixture(scope="module")
+def oddities(mesh_run):
+    t = mesh_run.target
+    marketing = mesh_run.mesh.domain("MARKETING")
+    d = dataclasses.replace(marketing, name="ODDITIES", database=DB, bucket="mesh-oddities-landing",
+                            sources=(SOURCE,), products=())
+    plan = build_plan(Mesh(mesh_run.mesh.root, (d,)), local=True)
+    for s in plan.all:
+        if s.kind in LOCALLY_EXECUTABLE and s.object_name.startswith(DB):
+            t.sql(s.sql)
+    t.s3.create_bucket(Bucket=d.bucket)
+    for key, body in FILES.items():
+        t.s3.put_object(Bucket=d.bucket, Key=key, Body=gzip.compress(body))
+    return t, d
+
+
+def test_awkward_files_keep_file_and_line(oddities) -> None:
+    from snowmesh.ingest import ingest_source
+
+    t, d = oddities
+    load = ingest_source(t, d, SOURCE, SilentReporter())
+    assert (load.files_new, load.rows_landed, load.rows_loaded, load.rows_quarantined) == (4, 7, 4, 3)
+    good = t.sql(f'SELECT "ID", "AMOUNT", "NOTE", "_FILE", "_LINE" FROM "{DB}"."RAW"."ODD_ROWS" ORDER BY "ID"')
+    assert [(r[0], float(r[1]), r[2], r[4]) for r in good] == [
+        ("A1", 1.5, "plain", 2), ("A3", 2.0, None, 4), ("B1", 3.0, "no final newline", 2),
+        ("D1", 4.0, "two\nlines, one comma", 2),
+    ]
+    bad = t.sql(f'SELECT "_FILE", "_LINE", "REASON" FROM "{DB}"."RAW"."ODD_ROWS_QUARANTINE"')
+    assert {(f, int(n), r) for f, n, r in bad} == EXPECTED_QUARANTINE
+    ledger = t.sql(f'SELECT "FILE_NAME", "ROWS_LANDED" FROM "{DB}"."RAW"."INGESTED_FILES"')
+    assert dict(ledger) == {
+        "odd_rows/dt=2026-01-01/a.csv.gz": 3, "odd_rows/dt=2026-01-02/b.csv.gz": 2,
+        "odd_rows/dt=2026-01-03/c.csv.gz": 0, "odd_rows/dt=2026-01-04/d.csv.gz": 2,
+    }
+
+
+def test_a_quote_left_open_fails_the_batch_and_records_nothing(oddities) -> None:
+    from snowmesh.ingest import ingest_source
+
+    t, d = oddities
+    ingest_source(t, d, SOURCE, SilentReporter())  # whatever is new from the test above
+    before = [t.sql(f'SELECT COUNT(*) FROM "{DB}"."RAW"."{name}"')[0][0]
+              for name in ("ODD_ROWS", "ODD_ROWS_QUARANTINE", "INGESTED_FILES")]
+    t.s3.put_object(Bucket=d.bucket, Key="odd_rows/dt=2026-01-05/e.csv.gz",
+                    Body=gzip.compress(HEADER + b'E1,5.00,"never closed\n'))
+    t.s3.put_object(Bucket=d.bucket, Key="odd_rows/dt=2026-01-06/f.csv.gz", Body=gzip.compress(HEADER + b"F1,6.00,x\n"))
+    with pytest.raises(StepFailed, match=r"ODDITIES\.ODD_ROWS: COPY of 2 new files failed .*"
+                                         r"odd_rows/dt=2026-01-05/e\.csv\.gz is not readable CSV: unexpected end of data"):
+        ingest_source(t, d, SOURCE, SilentReporter())
+    after = [t.sql(f'SELECT COUNT(*) FROM "{DB}"."RAW"."{name}"')[0][0]
+             for name in ("ODD_ROWS", "ODD_ROWS_QUARANTINE", "INGESTED_FILES")]
+    assert after == before
