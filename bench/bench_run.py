@@ -3,17 +3,20 @@
     .venv/bin/python bench/bench_run.py                 # 100k and 1M clicks
     .venv/bin/python bench/bench_run.py 100000 1000000 10000000
 
-Each scale runs on a fresh scratch local account (SNOWMESH_STATE_DIR in a temp folder).
-Transactions scale with clicks (a tenth). Peak memory is the client's max RSS plus the
-fakesnow and moto servers' peak RSS (VmHWM), each measured by the kernel. Results are
-printed and appended to bench/results/run.jsonl.
+Each scale runs in its own process on a fresh scratch local account (SNOWMESH_STATE_DIR in a
+temp folder), so its peak memory is its own. Transactions scale with clicks (a tenth). Peak
+memory is the client's max RSS plus the fakesnow and moto servers' peak RSS (VmHWM), each
+measured by the kernel. Results are printed, appended to bench/results/run.jsonl, and
+summarised: seconds per step, and seconds per million clicks between scales (linearity).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,15 +94,42 @@ def run_scale(clicks: int) -> dict:
     }
 
 
+def _run_child(clicks: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--one", str(clicks)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def summary(results: list[dict]) -> str:
+    """Steps side by side, then the marginal cost per million clicks between successive scales."""
+    steps = list(dict.fromkeys(k for r in results for k in r["steps_s"]))
+    head = f"{'step':52}" + "".join(f"{r['clicks']:>12,}" for r in results)
+    lines = [head, "-" * len(head)]
+    for k in steps:
+        lines.append(f"{k:52}" + "".join(f"{r['steps_s'].get(k, 0):12.2f}" for r in results))
+    lines.append(f"{'TOTAL s':52}" + "".join(f"{r['total_s']:12.2f}" for r in results))
+    lines.append(f"{'peak RSS MiB (client + servers)':52}" + "".join(f"{r['peak_rss_mib']:12.0f}" for r in results))
+    lines.append(f"{'quarantine lines = generator':52}" + "".join(f"{r['quarantine_lines_match_generator']!s:>12}" for r in results))
+    for a, b in itertools.pairwise(results):
+        per_m = (b["total_s"] - a["total_s"]) / ((b["clicks"] - a["clicks"]) / 1e6)
+        lines.append(f"{a['clicks']:,} -> {b['clicks']:,} clicks: {per_m:.1f} s per extra million clicks")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
-    scales = [int(a) for a in argv] or [100_000, 1_000_000]
+    if argv[:1] == ["--one"]:
+        print(json.dumps(run_scale(int(argv[1]))))
+        return
+    scales = sorted(int(a) for a in argv) or [100_000, 1_000_000]
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
+    results = []
     for clicks in scales:
-        result = run_scale(clicks)
-        print(json.dumps(result, indent=2))
+        result = _run_child(clicks)
+        results.append(result)
+        print(json.dumps(result, indent=2), flush=True)
         with open(out / "run.jsonl", "a") as f:
             f.write(json.dumps(result) + "\n")
+    print(summary(results))
 
 
 if __name__ == "__main__":
