@@ -24,6 +24,10 @@ from snowmesh.local import servers
 
 # A server-side 500 otherwise makes the connector retry for ~10 minutes (EMULATION.md).
 NETWORK_TIMEOUT_S = 20
+# Snowflake answers a long statement at once and the client polls; fakesnow answers only when
+# the statement is done, so locally the socket must wait as long as the longest statement
+# (the connector's default is 60 s; a 10M-click load or typing pass takes longer on 2 cores).
+LOCAL_SOCKET_TIMEOUT_S = 900
 LOCAL_REGION = "us-east-1"
 
 
@@ -79,6 +83,7 @@ def _local(root: Path, srv: servers.LocalServers) -> Target:
         conn = snowflake.connector.connect(
             user="mesh", password="local", account="local", host="127.0.0.1", port=srv.snowflake.port,
             protocol="http", network_timeout=NETWORK_TIMEOUT_S, login_timeout=NETWORK_TIMEOUT_S,
+            socket_timeout=LOCAL_SOCKET_TIMEOUT_S,
             database="GOVERNANCE_DB", schema="PUBLIC",
             session_parameters={"QUERY_TAG": "snowmesh"},
         )
