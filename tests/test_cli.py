@@ -10,7 +10,7 @@ from pathlib import Path
 
 def mesh(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "snowmesh", *args], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "snowmesh", *args], check=False, capture_output=True, text=True, timeout=300,
         env={**os.environ, **(env or {})}, cwd=cwd,
     )
 

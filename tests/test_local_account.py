@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_up_down_and_persistence(tmp_path: Path, root: Path, monkeypatch) -> Non
 def test_stop_ignores_a_pid_that_is_not_ours(tmp_path: Path, root: Path, monkeypatch) -> None:
     monkeypatch.setenv("SNOWMESH_STATE_DIR", str(tmp_path))
     (tmp_path / "servers.json").write_text(
-        '{"snowflake": {"name": "fakesnow", "pid": %d, "port": 1}, "s3": {"name": "moto", "pid": %d, "port": 2}}'
-        % (os.getpid(), os.getpid())
+        json.dumps({"snowflake": {"name": "fakesnow", "pid": os.getpid(), "port": 1},
+                    "s3": {"name": "moto", "pid": os.getpid(), "port": 2}})
     )
     assert servers.stop(root) is False  # our own pytest process is not a fakesnow/moto server

@@ -97,7 +97,7 @@ def test_cli_bad_manifest_exit_2_without_traceback(project_copy: Path) -> None:
     _edit(project_copy, "marketing", lambda d: d.update(database="MARKETING DB"))
     proc = subprocess.run(
         [sys.executable, "-m", "snowmesh", "plan", "--project", str(project_copy)],
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert "domains/marketing/domain.yml: database: 'MARKETING DB' is not a plain Snowflake identifier" in proc.stderr

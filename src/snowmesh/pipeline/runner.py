@@ -102,7 +102,7 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
                             message = outcome.message or f"{outcome.published_rows} rows published"
                 except StepFailed as exc:
                     status, message = "FAILED", exc.message
-                except Exception as exc:  # a task failure is a result of the run, audited, not a crash
+                except Exception as exc:  # noqa: BLE001 - a task failure is a result of the run, audited, not a crash
                     status, message = "FAILED", f"{type(exc).__name__}: {exc}"
                     if spec.product:
                         blocked.add(spec.product)
