@@ -2,8 +2,9 @@
 # driven by the generated domains.auto.tfvars.json (for_each over var.domains).
 #
 # Terraform owns account-level objects, databases, schemas, warehouses, monitors, roles,
-# grants, storage integrations, stages and all of AWS. `mesh deploy` owns what lives
-# inside the schemas (tables, views, procedures, tasks). See docs/terraform.md.
+# grants, the storage integrations, the external LANDING stages and all of AWS. `mesh deploy`
+# owns what lives inside the schemas (tables, views, file formats, tasks); `snow snowpark deploy`
+# the procedures. See docs/terraform.md.
 
 # --- AWS ------------------------------------------------------------------------------
 
@@ -70,14 +71,13 @@ module "snowflake_consumer_grants" {
 module "snowflake_governance" {
   source = "./modules/snowflake_governance"
 
-  database = var.governance.database
-  schemas  = var.governance.schemas
-  # Keys come from var.domains so for_each inside the module is known at plan time.
-  catalog_readers = merge([
-    for name, d in var.domains : {
-      "${name}/engineer" = module.snowflake_domain[name].engineer_role
-      "${name}/analyst"  = module.snowflake_domain[name].analyst_role
-    }
-  ]...)
-  audit_writers = { for name, d in var.domains : "${name}/engineer" => module.snowflake_domain[name].engineer_role }
+  database             = var.governance.database
+  schemas              = var.governance.schemas
+  sources_reader       = var.governance.sources_reader
+  sources_table        = var.governance.sources_table
+  grant_sources_select = var.source_registry_exists
+  # The engineers' names come from the generated variables; depends_on orders the role grants
+  # after the domain modules have created those roles.
+  domains    = var.domains
+  depends_on = [module.snowflake_domain]
 }

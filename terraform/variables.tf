@@ -69,10 +69,15 @@ variable "consumer_grants" {
 }
 
 variable "governance" {
-  description = "The governance database (catalog and audit schemas). Generated."
+  description = "The governance database (catalog and audit schemas), its sources-reader database role and the source registry table. Generated."
   type = object({
-    database = string
-    schemas  = list(string)
+    database       = string
+    schemas        = list(string)
+    sources_reader = string
+    sources_table = object({
+      schema = string
+      name   = string
+    })
   })
 }
 
@@ -131,6 +136,12 @@ variable "monitor_notify_users" {
 
 variable "published_views_exist" {
   description = "false on the first apply: the published secure views do not exist until `mesh deploy` creates them. Set to true afterwards; Terraform then grants SELECT on exactly the declared views to each consumer database role."
+  type        = bool
+  default     = false
+}
+
+variable "source_registry_exists" {
+  description = "false on the first apply: GOVERNANCE_DB.CATALOG.SOURCES does not exist until `mesh deploy --connection` creates it (and grants SELECT on it to SOURCES_READER). Set to true afterwards; Terraform then holds the same grant."
   type        = bool
   default     = false
 }

@@ -72,8 +72,8 @@ def test_real_mesh_passes_every_check(mesh):
     report = audit_plan(mesh)
     assert report.ok, [v.to_dict() for v in report.violations]
     assert [c.id for c in report.checks] == [
-        "graph", "isolation", "consumer-surface", "procedures", "consumers", "procedure-usage", "policies",
-        "terraform-drift"]
+        "graph", "isolation", "consumer-surface", "procedures", "consumers", "procedure-usage", "governance",
+        "policies", "terraform-drift"]
     assert not any(c.skipped for c in report.checks)  # Terraform was read and compared too
 
 
@@ -89,7 +89,7 @@ def test_cli_clean_mesh_exits_0_text_and_json(capsys):
     assert rc == 0 and "clean: every check holds" in out
     rc, out, _ = _cli(capsys, "--project", str(ROOT), "--format", "json")
     doc = json.loads(out)
-    assert rc == 0 and doc["ok"] and doc["violations"] == 0 and len(doc["checks"]) == 8
+    assert rc == 0 and doc["ok"] and doc["violations"] == 0 and len(doc["checks"]) == 9
 
 
 def test_clean_fixture_mesh_with_other_names_passes(capsys):
@@ -105,7 +105,10 @@ def test_clean_fixture_mesh_with_other_names_passes(capsys):
 def test_every_rendered_access_statement_parses(plan):
     g = plan_graph(plan)
     grants = [s for s in plan if s.kind == Kind.GRANT]
-    assert len(grants) > 50 and len(g.roles) == 13
+    assert len(grants) > 50 and len(g.roles) == 14  # 2 x (3 account + 3 database roles), 1 consumer, 1 governance
+    assert parse_grant(r.grant_on(["USAGE"], "STAGE", ["MARKETING_DB", "RAW", "LANDING"], "W",
+                                  database_role_of="MARKETING_DB").sql) == [
+        PrivilegeGrant("USAGE", Securable("STAGE", ("MARKETING_DB", "RAW", "LANDING")), Role("W", "MARKETING_DB"))]
     assert parse_grant(r.grant_on_all(["INSERT", "UPDATE"], "TABLES", "MARKETING_DB", "RAW", "W", future=True).sql) == [
         PrivilegeGrant("INSERT", Securable("TABLE", ("MARKETING_DB", "RAW"), "FUTURE"), Role("W", "MARKETING_DB")),
         PrivilegeGrant("UPDATE", Securable("TABLE", ("MARKETING_DB", "RAW"), "FUTURE"), Role("W", "MARKETING_DB")),
@@ -122,6 +125,9 @@ def test_every_rendered_access_statement_parses(plan):
     'GRANT SELECT ON VIEW "A"."PRODUCTS"."V_V1" TO ROLE "X" WITH GRANT OPTION',
     'GRANT DROP ON VIEW "A"."PRODUCTS"."V_V1" TO ROLE "X"',  # a privilege the renderer never emits
     'GRANT SELECT ON VIEW "A"."PRODUCTS" TO ROLE "X"',  # 2-part view name
+    'GRANT USAGE ON STAGE "A"."LANDING" TO DATABASE ROLE "A"."W"',  # 2-part stage name
+    'GRANT USAGE ON STAGE "A"."RAW"."LANDING"  TO DATABASE ROLE "A"."W"',  # not the renderer's spacing
+    'GRANT READ ON STAGE "A"."RAW"."LANDING" TO DATABASE ROLE "A"."W" WITH GRANT OPTION',
     'GRANT SELECT ON VIEW "A"."PRODUCTS"."MY VIEW" TO ROLE "X"',
     'GRANT SELECT ON VIEW "A"."PRODUCTS"."SELECT" TO ROLE "X"',  # reserved word
     'GRANT SELECT ON VIEW "A"."PRODUCTS"."V_V1\n" TO ROLE "X"',  # trailing newline
@@ -488,8 +494,9 @@ class FakeAccount:
             return [{"name": x.name} for x in self.g.roles if x.database == db]
         if sql.startswith("SHOW SCHEMAS IN DATABASE"):
             db = words[-1].strip('"')
+            schemas = ("CATALOG", "AUDIT") if db == "GOVERNANCE_DB" else ("RAW", "STAGING", "PRODUCTS")
             return [{"name": s, "options": "MANAGED ACCESS" if (db, s) in self.g.managed_schemas else ""}
-                    for s in ("RAW", "STAGING", "PRODUCTS")]
+                    for s in schemas]
         if sql.startswith("SHOW GRANTS ON"):
             return []  # every grantee of the fixture is reached from the declared roles already
         if sql.startswith(("SHOW GRANTS TO", "SHOW FUTURE GRANTS TO")):

@@ -70,11 +70,73 @@ def test_consumers_get_select_on_published_views_only(plan) -> None:
         assert '"RAW"' not in g and '"STAGING"' not in g and " TABLE" not in g, g
 
 
-def test_local_plan_swaps_the_external_stage_for_an_internal_one(root) -> None:
+def test_local_plan_swaps_the_external_stage_for_an_internal_one(root, plan) -> None:
     local = build_plan(load_mesh(root), local=True)
-    stages = [s for s in local.all if s.object_name.endswith(".RAW.LANDING")]
+    stages = [s for s in local.all if s.object_name.endswith(".RAW.LANDING") and s.kind != Kind.GRANT]
     assert [s.locally_executable for s in stages] == [False, True, False, True]
     assert all("URL = 's3://" in s.sql for s in stages if not s.locally_executable)
+    # A real account's external stage and integration are Terraform's (docs/terraform.md).
+    assert not [s for s in plan.all if s.sql.startswith(("CREATE STAGE", "CREATE STORAGE INTEGRATION"))]
+
+
+def test_write_role_may_use_the_landing_stage(root, plan) -> None:
+    """INGEST (owner's rights, the engineer's: W) LISTs and COPYs from RAW.LANDING: USAGE to W, nobody else."""
+    mesh = load_mesh(root)
+    for p in (plan, build_plan(mesh, local=True)):  # locally the same grant, recorded
+        stage = [s for s in p.all if s.kind == Kind.GRANT and " ON STAGE " in s.sql]
+        assert [s.sql for s in stage] == [
+            f'GRANT USAGE ON STAGE "{d.database}"."RAW"."LANDING" TO DATABASE ROLE "{d.database}"."W"'
+            for d in mesh.domains]
+        assert all(not s.locally_executable for s in stage)
+        # After the stage exists (locally: the internal one).
+        for d, g in zip(mesh.domains, stage, strict=True):
+            creates = [i for i, s in enumerate(p.all) if s.sql.startswith(f'CREATE STAGE IF NOT EXISTS "{d.database}"')]
+            assert all(i < p.all.index(g) for i in creates)
+
+
+def test_governance_grants_only_the_source_registry_to_engineers(root, plan) -> None:
+    """GOVERNANCE_DB: the plan creates the source registry INGEST reads and one database role reading
+    it, held by every engineer; nothing on AUDIT and no write privilege anywhere in it."""
+    mesh = load_mesh(root)
+    gov = [s.sql for s in plan.all if '"GOVERNANCE_DB"' in s.sql and "SOURCES_READER" in s.sql]
+    assert gov == [
+        'CREATE DATABASE ROLE IF NOT EXISTS "GOVERNANCE_DB"."SOURCES_READER"',
+        'GRANT USAGE ON DATABASE "GOVERNANCE_DB" TO DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"',
+        'GRANT USAGE ON SCHEMA "GOVERNANCE_DB"."CATALOG" TO DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"',
+        'GRANT SELECT ON TABLE "GOVERNANCE_DB"."CATALOG"."SOURCES" TO DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"',
+        *(f'GRANT DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER" TO ROLE "{d.engineer_role}"' for d in mesh.domains),
+    ]
+    sql = [s.sql for s in plan.all]
+    table = next(i for i, q in enumerate(sql) if q.startswith('CREATE TABLE IF NOT EXISTS "GOVERNANCE_DB"."CATALOG"."SOURCES"'))
+    assert table < sql.index(gov[3])  # a grant on a table needs the table
+    grants = [q for q in sql if q.startswith("GRANT ") and '"GOVERNANCE_DB"' in q]
+    assert not [q for q in grants if '"AUDIT"' in q or re.match(r"GRANT (INSERT|UPDATE|DELETE|TRUNCATE|CREATE)", q)]
+
+
+class _Session:
+    """A Snowpark Session stand-in that records the SQL a shared in-warehouse function runs."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def sql(self, text: str) -> _Session:
+        self.statements.append(text)
+        return self
+
+    def collect(self) -> list:
+        return []
+
+
+def test_the_source_registry_is_the_table_ingest_fills(plan) -> None:
+    """The plan's CREATE TABLE and register_sources' are one table: IF NOT EXISTS keeps the grant on it."""
+    from governance.ingest import register_sources
+
+    session = _Session()
+    register_sources(session, "MARKETING", "MARKETING_DB", [])
+    created = next(q for q in session.statements if q.startswith("CREATE TABLE"))
+    rendered = next(s.sql for s in plan.all if s.object_name == "GOVERNANCE_DB.CATALOG.SOURCES" and s.kind == Kind.TABLE)
+    assert rendered.split(" COMMENT = ")[0] == created
+    assert not [q for q in session.statements if "REPLACE" in q or q.startswith("DROP")]
 
 
 def test_renderers_refuse_hostile_names() -> None:

@@ -22,6 +22,8 @@ import hcl2
 import pytest
 
 from snowmesh.access.hcl import normalize  # the same normalisation the verifier reads HCL with
+from snowmesh.deploy.plan import build_plan, integration_name
+from snowmesh.deploy.statements import Kind
 from snowmesh.infra.tfvars import (
     TFVARS_PATH,
     consumer_grants,
@@ -183,7 +185,8 @@ def test_every_domain_has_its_infrastructure_inputs(mesh, tfvars):
         assert landing["bucket"] == d.bucket
         assert landing["prefixes"] == sorted(s.prefix for s in d.sources)
         assert landing["stage"] == "LANDING"
-        assert landing["storage_integration"] == f"{d.name}_S3_INTEGRATION"
+        # One name in both layers: the SQL plan's (rendered for the local account) is Terraform's.
+        assert landing["storage_integration"] == integration_name(d) == f"{d.name}_LANDING_INTEGRATION"
         assert landing["iam_role"] and landing["glue_database"] == f"{d.name.lower()}_landing"
         assert v["products"] == {
             p.name: {"view": f"{p.name}_V{p.major}", "major": p.major, "consumers": sorted(p.consumers)}
@@ -479,12 +482,10 @@ def test_snowflake_domain_roles_and_grants(mods):
         assert blocks(body, "on_account_object")[0]["object_type"] == "WAREHOUSE"
 
 
-# Grants Terraform holds that the SQL plan does not render yet, with the reason. Keep this list
-# short: each entry is a known difference to close in snowmesh.deploy.plan (docs/security.md).
-TERRAFORM_ONLY = {
-    # INGEST (owner's rights, the engineer's) runs COPY INTO from the external stage: needs USAGE on it.
-    ("USAGE", "STAGE", "RAW.LANDING", "W"),
-}
+# Grants Terraform holds that the SQL plan does not render, each with its reason: none today (W's
+# USAGE on RAW.LANDING, for INGEST's COPY INTO, is now the plan's too). An entry here is a known
+# difference to close in snowmesh.deploy.plan and to list in docs/security.md.
+TERRAFORM_ONLY: frozenset[tuple[str, str, str, str]] = frozenset()
 
 
 def _relative(mesh: Mesh, grants) -> set[tuple[str, ...]]:
@@ -529,7 +530,7 @@ def test_domain_grants_equal_the_sql_plan(mesh):
     from snowmesh.access.hcl import child_scope, instances
     from snowmesh.access.hcl import load_module as load_tf
     from snowmesh.access.terraform import module_graph, root_scope
-    from snowmesh.deploy.plan import build_plan, procedure_grants
+    from snowmesh.deploy.plan import GOVERNANCE_DB, procedure_grants
 
     root = root_scope(TF, {})
     call = root.module.calls["snowflake_domain"]
@@ -544,9 +545,10 @@ def test_domain_grants_equal_the_sql_plan(mesh):
     sql = plan_graph([s for s in plan.statements if s.sql not in procedures])
 
     def domain_part(g: Graph):
-        # Consumer roles are the consumer module's (compared by `mesh audit access`'s drift check).
+        # Consumer roles are the consumer module's (compared by `mesh audit access`'s drift check),
+        # GOVERNANCE_DB's roles the governance module's (test_governance_grants_equal_the_sql_plan).
         def mine(r) -> bool:
-            return not r.name.startswith("CONSUMER_")
+            return not r.name.startswith("CONSUMER_") and r.database != GOVERNANCE_DB
         return ([x for x in g.privilege_grants if mine(x.to)]
                 + [x for x in g.role_grants if mine(x.role) and mine(x.to)])
 
@@ -556,9 +558,78 @@ def test_domain_grants_equal_the_sql_plan(mesh):
     assert only_tf <= {(p, t, n, r) for p, t, n, r in TERRAFORM_ONLY}, \
         f"Terraform grants what the SQL plan does not: {sorted(got - want)}"
     # The roles themselves: the same R/W/C and functional roles per domain.
-    tf_roles = {r for r in tf.roles if not r.name.startswith("CONSUMER_")}
-    sql_roles = {r for r in sql.roles if not r.name.startswith("CONSUMER_")}
+    tf_roles = {r for r in tf.roles if mine_role(r)}
+    sql_roles = {r for r in sql.roles if mine_role(r)}
     assert tf_roles == sql_roles
+    # The stage grant INGEST needs is in both, for every domain.
+    assert {(d, "USAGE", "STAGE", "RAW.LANDING", "W") for d in (x.name for x in mesh.domains)} <= got & want
+
+
+def mine_role(r) -> bool:
+    return not r.name.startswith("CONSUMER_") and r.database != "GOVERNANCE_DB"
+
+
+def _governance_part(g):
+    from snowmesh.access.verify import is_governance_edge
+
+    return ({r for r in g.roles if is_governance_edge(r)}, {x.key for x in g.role_grants if is_governance_edge(x)},
+            {x.key for x in g.privilege_grants if is_governance_edge(x)})
+
+
+def test_governance_grants_equal_the_sql_plan(mesh):
+    """Terraform's snowflake_governance module (evaluated by the verifier's evaluator, steady state)
+    creates exactly the GOVERNANCE_DB roles and grants the SQL plan renders: SOURCES_READER with
+    USAGE on the database and CATALOG and SELECT on CATALOG.SOURCES, held by every engineer. Nothing
+    in AUDIT, and no analyst: the audit is written by owner's-rights procedures only."""
+    from snowmesh.access.grants import plan_graph
+    from snowmesh.access.terraform import governance_graph
+
+    tf = _governance_part(governance_graph(TF))
+    sql = _governance_part(plan_graph(build_plan(mesh, local=False).all))
+    assert tf == sql
+    roles, role_grants, privileges = sql
+    reader = next(iter(roles))
+    assert {str(r) for r in roles} == {"GOVERNANCE_DB.SOURCES_READER"}
+    assert role_grants == {(reader, type(reader)(d.engineer_role)) for d in mesh.domains}
+    assert {(p, str(on)) for p, on, _ in privileges} == {
+        ("USAGE", "GOVERNANCE_DB"), ("USAGE", "GOVERNANCE_DB.CATALOG"), ("SELECT", "GOVERNANCE_DB.CATALOG.SOURCES")}
+
+
+def test_governance_first_apply_leaves_out_only_the_table_grant():
+    """Before `mesh deploy -c` has created GOVERNANCE_DB.CATALOG.SOURCES, Terraform grants all but SELECT on it."""
+    from snowmesh.access.hcl import child_scope, instances
+    from snowmesh.access.hcl import load_module as load_tf
+    from snowmesh.access.terraform import GOVERNANCE_MODULE, STEADY_STATE, module_graph, root_scope
+
+    def graph(state):
+        root = root_scope(TF, state)
+        call = root.module.calls[GOVERNANCE_MODULE]
+        child = load_tf(TF / str(call["source"]))
+        (inst,) = instances(call, root)
+        return _governance_part(module_graph(child, child_scope(child, call, root.bind(inst))))
+
+    first, steady = graph({**STEADY_STATE, "source_registry_exists": False}), graph(STEADY_STATE)
+    assert first[:2] == steady[:2]
+    assert {str(on) for _, on, _ in steady[2] - first[2]} == {"GOVERNANCE_DB.CATALOG.SOURCES"}
+
+
+def test_integration_and_external_stage_have_one_owner(mesh, tfvars, mods):
+    """On a real account Terraform creates the storage integration and the external LANDING stage;
+    the SQL plan renders both -- with the same names -- only for the local account, where they are
+    recorded, never run."""
+    real = build_plan(mesh, local=False).all
+    assert not [s.sql for s in real if s.kind == Kind.STORAGE_INTEGRATION or s.sql.startswith("CREATE STAGE")]
+    local = build_plan(mesh, local=True).all
+    for d in mesh.domains:
+        landing = tfvars["domains"][d.name]["landing"]
+        integ = [s for s in local if s.sql.startswith(f'CREATE STORAGE INTEGRATION IF NOT EXISTS "{landing["storage_integration"]}" ')]
+        stage = [s for s in local if s.sql.startswith(f'CREATE STAGE IF NOT EXISTS "{d.database}"."RAW"."{landing["stage"]}" URL')]
+        assert len(integ) == len(stage) == 1, d.name
+        assert f"URL = 's3://{landing['bucket']}/' STORAGE_INTEGRATION = \"{landing['storage_integration']}\"" in stage[0].sql
+        assert not integ[0].locally_executable and not stage[0].locally_executable
+    m = mods["snowflake_domain"]
+    assert m.resource("snowflake_storage_integration_aws", "landing")["name"] == "${var.domain.landing.storage_integration}"
+    assert m.resource("snowflake_stage_external_s3", "landing")["name"] == "${var.domain.landing.stage}"
 
 
 # --- consumer grants ---------------------------------------------------------------------
@@ -614,13 +685,30 @@ def test_only_the_consumer_module_grants_across_domains(mods):
 # --- governance ----------------------------------------------------------------------------
 
 
-def test_governance_database(mods, tfvars):
-    assert tfvars["governance"] == {"database": "GOVERNANCE_DB", "schemas": ["CATALOG", "AUDIT"]}
+def test_governance_database(mods, root, tfvars):
+    assert tfvars["governance"] == {"database": "GOVERNANCE_DB", "schemas": ["CATALOG", "AUDIT"],
+                                    "sources_reader": "SOURCES_READER",
+                                    "sources_table": {"schema": "CATALOG", "name": "SOURCES"}}
     m = mods["snowflake_governance"]
     assert m.resource("snowflake_database", "this")["name"] == "${var.database}"
     assert m.resource("snowflake_schema", "this")["for_each"] == "${toset(var.schemas)}"
-    roles = m.locals["roles"]
-    assert {r["schema"] for r in roles.values()} == {"CATALOG", "AUDIT"}
+    assert m.resource("snowflake_schema", "this")["with_managed_access"] == "true"
+    # One database role; nothing writes and nothing reaches AUDIT or a whole schema's tables.
+    assert set(m.of_type("snowflake_database_role")) == {"sources_reader"}
+    grants = m.of_type("snowflake_grant_privileges_to_database_role")
+    assert {p for body in grants.values() for p in body["privileges"]} == {"USAGE", "SELECT"}
+    assert not re.search(r"\b(AUDIT|INSERT|UPDATE|DELETE|TRUNCATE|all_privileges|future|all)\b",
+                         json.dumps([list(grants.values()), m.locals]))
+    table = grants["sources_reader_table"]
+    assert table["for_each"] == "${var.grant_sources_select ? toset([var.sources_table.name]) : toset([])}"
+    holders = m.resource("snowflake_grant_database_role", "sources_reader")
+    assert holders["for_each"] == "${var.domains}"
+    assert holders["parent_role_name"] == "${each.value.account_roles.engineer}"
+    # The engineers' roles exist before they are granted the reader; the table grant waits for the deploy.
+    call = root.modules["snowflake_governance"]
+    assert call["depends_on"] == ["${module.snowflake_domain}"]
+    assert call["grant_sources_select"] == "${var.source_registry_exists}"
+    assert root.variables["source_registry_exists"]["default"] is False
 
 
 # --- interfaces, hygiene ---------------------------------------------------------------------

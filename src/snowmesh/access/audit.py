@@ -14,8 +14,15 @@ from snowmesh.access.policies import check_policies
 from snowmesh.access.procs import read_declarations
 from snowmesh.access.report import AuditReport, CheckResult
 from snowmesh.access.showgrants import Query, account_drift, collect
-from snowmesh.access.terraform import consumer_grants_graph
-from snowmesh.access.verify import Context, diff_layers, is_consumer_edge, object_inventory, prove
+from snowmesh.access.terraform import consumer_grants_graph, governance_graph
+from snowmesh.access.verify import (
+    Context,
+    diff_layers,
+    is_consumer_edge,
+    is_governance_edge,
+    object_inventory,
+    prove,
+)
 from snowmesh.deploy.plan import build_plan
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.statements import Statement
@@ -29,7 +36,7 @@ def _statements(mesh: Mesh, statements: Sequence[Statement] | None) -> list[Stat
 
 def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
                terraform_dir: Path | None = None) -> AuditReport:
-    """Prove the properties on the rendered grants plus Terraform's consumer grants.
+    """Prove the properties on the rendered grants plus Terraform's consumer and governance grants.
 
     ``statements`` replaces the rendered plan (tests inject grants this way);
     ``terraform_dir`` defaults to ``<mesh root>/terraform`` and is skipped when absent.
@@ -39,9 +46,10 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
     plan = plan_graph(stmts)
     tf_dir = terraform_dir or mesh.root / "terraform"
     if tf_dir.is_dir():
-        tf = consumer_grants_graph(tf_dir)
+        tf = consumer_grants_graph(tf_dir).merged(governance_graph(tf_dir))
         graph = plan.merged(tf)  # the account holds both layers' grants
-        drift = diff_layers("terraform-drift", plan, tf, is_consumer_edge, ("the rendered SQL", "Terraform"))
+        drift = diff_layers("terraform-drift", plan, tf, lambda e: is_consumer_edge(e) or is_governance_edge(e),
+                            ("the rendered SQL", "Terraform"))
     else:
         graph = plan
         drift = CheckResult("terraform-drift", skipped=f"no Terraform directory at {tf_dir}")

@@ -10,13 +10,15 @@ CHECKS: dict[str, str] = {
              "schemas use managed access",
     "isolation": "1. no role of one domain writes to or owns another domain's database, or uses its warehouse",
     "consumer-surface": "2. a consumer reaches nothing of a producer but its published secure views",
-    "procedures": "3. each procedure reads its inputs and writes its output as its owner role",
+    "procedures": "3. each procedure reads its inputs and writes its output as its owner role (builds and INGEST)",
     "consumers": "4. every declared consumer reads the product's view, and no one else does",
     "procedure-usage": "5. analysts can CALL their domains' analyst procedures, no other role holds USAGE on a "
                        "procedure, and no one but the task graph calls a pipeline procedure",
+    "governance": "6. no role but the platform's writes GOVERNANCE_DB or reads its audit; only the engineers "
+                  "(INGEST) read the source registry",
     "policies": "every confidential or restricted column of a served view has a classification tag with a "
                 "masking policy for its type",
-    "terraform-drift": "Terraform's consumer grants equal the rendered SQL grants",
+    "terraform-drift": "Terraform's consumer and governance grants equal the rendered SQL grants",
     "account-drift": "the account's grants equal what the manifests declare",
 }  # fmt: skip
 

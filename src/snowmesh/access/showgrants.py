@@ -25,7 +25,7 @@ from governance.sql import IdentifierError, fqn, ident
 from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable, procedure_key
 from snowmesh.access.report import CheckResult
 from snowmesh.access.verify import PLATFORM_ROLES
-from snowmesh.deploy.plan import GOVERNANCE_DB
+from snowmesh.deploy.plan import GOVERNANCE_DB, GOVERNANCE_SCHEMAS
 from snowmesh.errors import ConnectionConfigError
 from snowmesh.manifest.model import SCHEMAS, Mesh
 
@@ -157,8 +157,8 @@ def declared_roles(mesh: Mesh) -> set[Role]:
 
 
 def collect(mesh: Mesh, query: Query) -> Graph:
-    """Walk the account from the domains' roles, every database role in a domain database and
-    every role granted anything on a domain database or schema.
+    """Walk the account from the domains' roles, every database role in a domain database or
+    GOVERNANCE_DB, and every role granted anything on one of those databases or their schemas.
 
     Roles found holding one of those are recorded as holders but not expanded, and platform
     roles never are: their grants are the account's, not the mesh's.
@@ -166,13 +166,13 @@ def collect(mesh: Mesh, query: Query) -> Graph:
     g = Graph()
     existing = {Role(str(r["name"])) for r in query("SHOW ROLES")}
     queue: deque[Role] = deque(sorted(r for r in declared_roles(mesh) if not r.is_database_role and r in existing))
-    for d in mesh.domains:
-        db = d.database
+    # GOVERNANCE_DB too: proof 6 needs whoever can write the audit, not only the domains' roles.
+    for db, schemas in [*((d.database, SCHEMAS) for d in mesh.domains), (GOVERNANCE_DB, GOVERNANCE_SCHEMAS)]:
         queue.extend(Role(str(r["name"]), db) for r in query(f"SHOW DATABASE ROLES IN DATABASE {ident(db)}"))
         for r in query(f"SHOW SCHEMAS IN DATABASE {ident(db)}"):
             if "MANAGED ACCESS" in str(r.get("options", "")).upper():
                 g.managed_schemas.add((db, str(r["name"])))
-        for q in [f"SHOW GRANTS ON DATABASE {ident(db)}", *(f"SHOW GRANTS ON SCHEMA {fqn(db, s)}" for s in SCHEMAS)]:
+        for q in [f"SHOW GRANTS ON DATABASE {ident(db)}", *(f"SHOW GRANTS ON SCHEMA {fqn(db, s)}" for s in schemas)]:
             for row in query(q):
                 edge = grant_row(row, context_db=db)
                 if edge is not None:
@@ -243,7 +243,7 @@ def account_drift(mesh: Mesh, expected: Graph, actual: Graph) -> CheckResult:
         out.fail(f"GRANT {role} to {to}: on the account, declared by no manifest")
     for role in sorted(expected.roles - actual.roles):
         out.fail(f"role {role}: declared, missing from the account")
-    for role in sorted(r for r in actual.roles - expected.roles if r.database in dbs):
+    for role in sorted(r for r in actual.roles - expected.roles if r.database in scope):
         out.fail(f"database role {role}: on the account, declared by no manifest")
     out.proven.append(f"{len(want.keys() & have.keys()) + len(want_roles & have_roles)} grants agree")
     return out

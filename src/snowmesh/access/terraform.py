@@ -1,14 +1,16 @@
-"""Terraform's consumer grants, read from the ``.tf`` files (python-hcl2) and evaluated offline.
+"""Terraform's consumer and governance grants, read from the ``.tf`` files (python-hcl2) and
+evaluated offline.
 
 ``terraform plan`` needs providers and credentials; the verifier needs neither. It parses the
-root module and ``modules/snowflake_consumer_grants``, binds the committed generated variables
+root module, ``modules/snowflake_consumer_grants`` and ``modules/snowflake_governance``, binds
+the committed generated variables
 (``domains.auto.tfvars.json``), and evaluates just the expression forms those files use:
 references (``var``, ``local``, ``each``, ``module.<m>[k].<output>``, ``<resource>.<name>[k].<attr>``),
 string templates, ``toset()``, list literals and ``?:``. Anything else raises
 :class:`TerraformError` naming the file and attribute -- it is never guessed at.
 
-Evaluated in the steady state (``published_views_exist = true``): the grants Terraform holds
-once ``mesh deploy`` has created the views. Every resulting grant has ``source="terraform"``.
+Evaluated in the steady state (``published_views_exist = source_registry_exists = true``): the
+grants Terraform holds once ``mesh deploy`` has created the views and the source registry. Every resulting grant has ``source="terraform"``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from snowmesh.access.hcl import Module, Scope, TerraformError, block, child_scop
 from snowmesh.infra.tfvars import TFVARS_PATH
 
 CONSUMER_MODULE = "snowflake_consumer_grants"
-STEADY_STATE = {"published_views_exist": True}
+GOVERNANCE_MODULE = "snowflake_governance"
+STEADY_STATE = {"published_views_exist": True, "source_registry_exists": True}
 SOURCE = "terraform"
 
 
@@ -121,19 +124,30 @@ def module_graph(module: Module, scope: Scope) -> Graph:
     return g
 
 
-def consumer_grants_graph(tf_dir: Path) -> Graph:
-    """Every role and grant ``module.snowflake_consumer_grants`` creates, for every instance."""
+def called_module_graph(tf_dir: Path, name: str) -> Graph:
+    """Every role and grant the root's ``module.<name>`` creates, for every instance."""
     try:
         root = root_scope(tf_dir, STEADY_STATE)
-        call = root.module.calls[CONSUMER_MODULE]
+        call = root.module.calls[name]
         child = load_module(tf_dir / str(call["source"]))
         scopes = [child_scope(child, call, root.bind(inst)) for inst in instances(call, root)]
     except (ValueError, KeyError, TypeError) as exc:
-        raise TerraformError(f"{tf_dir / 'main.tf'}: module {CONSUMER_MODULE}: cannot evaluate: {exc}") from None
+        raise TerraformError(f"{tf_dir / 'main.tf'}: module {name}: cannot evaluate: {exc}") from None
     g = Graph()
     for s in scopes:
         g = g.merged(module_graph(child, s))
     return g
 
 
-__all__ = ["CONSUMER_MODULE", "TerraformError", "consumer_grants_graph", "load_module"]
+def consumer_grants_graph(tf_dir: Path) -> Graph:
+    """Every role and grant ``module.snowflake_consumer_grants`` creates, for every instance."""
+    return called_module_graph(tf_dir, CONSUMER_MODULE)
+
+
+def governance_graph(tf_dir: Path) -> Graph:
+    """GOVERNANCE_DB's database role, its grants and its holders (``module.snowflake_governance``)."""
+    return called_module_graph(tf_dir, GOVERNANCE_MODULE)
+
+
+__all__ = ["CONSUMER_MODULE", "GOVERNANCE_MODULE", "TerraformError", "called_module_graph", "consumer_grants_graph",
+           "governance_graph", "load_module"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from snowmesh.access.graph import Graph, PrivilegeGrant, Reach, Role, RoleGrant, is_write, procedure_key
 from snowmesh.access.procs import ProcedureDecl, manifest_inputs
 from snowmesh.access.report import CheckResult
-from snowmesh.deploy.plan import PLATFORM_ROLE
+from snowmesh.deploy.plan import GOVERNANCE_DB, GOVERNANCE_SCHEMAS, PLATFORM_ROLE
 from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest.model import PRODUCTS, SCHEMAS, Domain, Mesh
 
@@ -110,11 +110,11 @@ def check_graph(ctx: Context, *, declared_roles: bool = True) -> CheckResult:
     for rg in sorted(g.role_grants):
         if rg.to.is_database_role and rg.role.database != rg.to.database:
             out.fail(f"{rg.role} is granted to a database role of another database", str(rg))
-    for d in ctx.mesh.domains:
-        for s in SCHEMAS:
-            if (d.database, s) not in g.managed_schemas:
-                out.fail(f"schema {d.database}.{s} is not managed access: object owners could grant around "
-                         "this graph")
+    schemas = [*((d.database, s) for d in ctx.mesh.domains for s in SCHEMAS),
+               *((GOVERNANCE_DB, s) for s in GOVERNANCE_SCHEMAS)]
+    for db, s in schemas:
+        if (db, s) not in g.managed_schemas:
+            out.fail(f"schema {db}.{s} is not managed access: object owners could grant around this graph")
     out.proven.append(f"{len(g.roles)} roles, {len({x.key for x in g.role_grants})} role grants, "
                       f"{len({x.key for x in g.privilege_grants})} privilege grants")
     return out
@@ -219,6 +219,9 @@ def check_procedures(ctx: Context) -> CheckResult:
         else:
             how = "; ".join(h.render() for h in held[-2:])  # CREATE TABLE and INSERT
             out.proven.append(f"{p.key} writes {'.'.join(decl.output)}: {how}")
+    from snowmesh.access.governance import check_ingest  # it builds on this module's helpers
+
+    check_ingest(ctx, out)
     return out
 
 
@@ -342,10 +345,13 @@ def check_procedure_usage(ctx: Context) -> CheckResult:
 
 
 def prove(ctx: Context, *, declared_roles: bool = True) -> list[CheckResult]:
+    from snowmesh.access.governance import check_governance  # it builds on this module's helpers
+
     consumers = check_consumers(ctx)
     _outsiders(ctx, consumers)
     return [check_graph(ctx, declared_roles=declared_roles), check_isolation(ctx),
-            check_consumer_surface(ctx), check_procedures(ctx), consumers, check_procedure_usage(ctx)]
+            check_consumer_surface(ctx), check_procedures(ctx), consumers, check_procedure_usage(ctx),
+            check_governance(ctx)]
 
 
 Edge = Role | RoleGrant | PrivilegeGrant
@@ -375,11 +381,23 @@ def _describe(item: Edge) -> str:
     return f"GRANT {item}"
 
 
+def _subject(item: Edge) -> Role:
+    """The database role an edge is about: the role itself, the role granted, the grantee."""
+    return item if isinstance(item, Role) else item.role if isinstance(item, RoleGrant) else item.to
+
+
 def is_consumer_edge(item: Edge) -> bool:
     """The consumer part of a graph: CONSUMER_<X> database roles, their privileges and grants."""
-    role = item if isinstance(item, Role) else item.role if isinstance(item, RoleGrant) else item.to
+    role = _subject(item)
     return role.is_database_role and role.name.startswith("CONSUMER_")
 
 
+def is_governance_edge(item: Edge) -> bool:
+    """The governance part: GOVERNANCE_DB's database roles, their privileges and who holds them.
+    (The analysts' USAGE on GOVERNANCE_DB for PRODUCT_HEALTH is the plan's alone, like every
+    procedure grant.)"""
+    return _subject(item).database == GOVERNANCE_DB
+
+
 __all__ = ["PLATFORM_ROLES", "Context", "can", "check_procedure_usage", "diff_layers", "is_consumer_edge",
-           "object_inventory", "procedure_securable", "prove"]
+           "is_governance_edge", "object_inventory", "procedure_securable", "prove"]

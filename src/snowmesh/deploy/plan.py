@@ -5,6 +5,12 @@ and C (create); functional account roles <DOMAIN>_ENGINEER (W + C) and <DOMAIN>_
 both with <DOMAIN>_WH_USAGE on their own warehouse only. A consumer domain reaches a
 producer through the database role <PRODUCER_DB>.CONSUMER_<CONSUMER>, which holds USAGE on
 the database and PRODUCTS schema and SELECT on exactly the published views it consumes.
+In GOVERNANCE_DB the one database role SOURCES_READER (SELECT on the source registry) goes to
+every engineer, the role INGEST() runs as; nobody but the owner's-rights procedures writes it.
+
+On a real account Terraform creates the account-level objects and the same grants
+(tests/test_terraform.py compares them); the storage integration and the external LANDING
+stage are Terraform's alone, so this plan renders them only for the local account.
 """
 
 from __future__ import annotations
@@ -13,18 +19,25 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from governance.ingest import FILE_FORMAT, LEDGER, STAGE  # shared with the in-warehouse ingest
+# Shared with the in-warehouse ingest: the stage, its file format, the ledger and the registry.
+from governance.ingest import FILE_FORMAT, LEDGER, SOURCES_COLUMNS, SOURCES_TABLE, STAGE
+from governance.sql import ident, split_fqn
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Statement
+from snowmesh.infra.tfvars import (
+    GOVERNANCE_DB,
+    GOVERNANCE_SCHEMAS,
+    SOURCES_READER_ROLE,
+    storage_integration_name,
+)
 from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, STAGING, Domain, Mesh, Product, Source
 
-GOVERNANCE_DB = "GOVERNANCE_DB"
-GOVERNANCE_SCHEMAS = ("CATALOG", "AUDIT")
 PLATFORM_ROLE = "SYSADMIN"
 
 
 def integration_name(domain: Domain) -> str:
-    return f"{domain.name}_LANDING_INTEGRATION"
+    """The domain's storage integration: one name for both layers (snowmesh.infra.tfvars)."""
+    return storage_integration_name(domain)
 
 
 def consumer_role(consumer: str) -> str:
@@ -142,13 +155,15 @@ def source_tables(d: Domain, s: Source) -> list[Statement]:
 def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
     db = d.database
     plan.add(r.file_format_csv(db, RAW, FILE_FORMAT), domain=d.name)
-    ext = r.external_stage(db, RAW, STAGE, d.bucket, integration_name(d), FILE_FORMAT)
     if local:
-        # COPY from s3:// cannot run offline: the local account lands files in an internal
-        # stage of the same name; the external stage is still rendered and recorded.
+        # No Terraform here: the external stage is rendered and recorded (it needs the integration
+        # and IAM). COPY from s3:// cannot run offline, so files land in an internal stage of the
+        # same name. On a real account Terraform creates the external stage (docs/terraform.md).
+        ext = r.external_stage(db, RAW, STAGE, d.bucket, integration_name(d), FILE_FORMAT)
         plan.add(ext, r.internal_stage(db, RAW, STAGE), domain=d.name)
-    else:
-        plan.add(ext, domain=d.name)
+    # INGEST (owner's rights, the engineer's: W) reads the stage with LIST and COPY INTO. Terraform
+    # grants the same; locally the grant is recorded like every grant.
+    plan.add(r.grant_on(["USAGE"], "STAGE", [db, RAW, STAGE], "W", database_role_of=db), domain=d.name)
     ledger_cols = [
         '"SOURCE" VARCHAR NOT NULL', '"FILE_NAME" VARCHAR NOT NULL', '"ROWS_LANDED" NUMBER NOT NULL',
         '"ROWS_LOADED" NUMBER NOT NULL', '"ROWS_QUARANTINED" NUMBER NOT NULL', '"LOADED_AT" TIMESTAMP_NTZ NOT NULL',
@@ -159,15 +174,34 @@ def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
         plan.add(source_tables(d, s), domain=d.name)
 
 
-def _governance(plan: Plan) -> None:
+def _governance(plan: Plan, mesh: Mesh) -> None:
     plan.add(r.database(GOVERNANCE_DB, "Mesh-wide catalog and audit trail"))
     for s in GOVERNANCE_SCHEMAS:
         plan.add(r.schema(GOVERNANCE_DB, s), r.managed_access(GOVERNANCE_DB, s))
+    # The source registry INGEST() reads. Created here so its grant names an existing table;
+    # governance.ingest.register_sources fills it (CREATE TABLE IF NOT EXISTS: the grant survives).
+    db, schema, table = split_fqn(SOURCES_TABLE)
+    plan.add(r.table(db, schema, table, [f"{ident(c)} {t}" for c, t in SOURCES_COLUMNS],
+                     comment="One row per manifest source: what INGEST() loads"))
+    # Read access for the role INGEST runs as (each domain's engineer). The audit gets no grant:
+    # only owner's-rights procedures write it (docs/security.md).
+    role = SOURCES_READER_ROLE
+    plan.add(r.database_role(db, role),
+             r.grant_on(["USAGE"], "DATABASE", [db], role, database_role_of=db),
+             r.grant_on(["USAGE"], "SCHEMA", [db, schema], role, database_role_of=db),
+             r.grant_on(["SELECT"], "TABLE", [db, schema, table], role, database_role_of=db))
+    for d in mesh.domains:
+        plan.add(r.grant_database_role(db, role, to_role=d.engineer_role), domain=d.name)
 
 
 def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::000000000000:role/snowflake-landing",
                today: date | None = None) -> Plan:
-    """``today`` decides which old product versions are still served (injectable for tests)."""
+    """``today`` decides which old product versions are still served (injectable for tests).
+
+    ``local``: the local account's variant, which adds the storage integration (with ``role_arn``)
+    and the external stage (both recorded) and an internal LANDING stage; a real account's plan
+    leaves those to Terraform.
+    """
     from snowmesh import policies, versions
 
     today = today or date.today()
@@ -175,8 +209,9 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     plan = Plan()
     for d in mesh.domains:
         _account(plan, d)
-        plan.add(r.storage_integration(integration_name(d), role_arn, [d.bucket]), domain=d.name)
-    _governance(plan)
+        if local:  # a real account's integration is Terraform's: it needs the IAM role it creates
+            plan.add(r.storage_integration(integration_name(d), role_arn, [d.bucket]), domain=d.name)
+    _governance(plan, mesh)
     plan.add(policies.account_statements(mesh))  # tags + masking policies live in GOVERNANCE_DB.CATALOG
     for d in mesh.domains:
         _databases(plan, d)

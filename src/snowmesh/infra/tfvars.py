@@ -4,8 +4,9 @@ The manifests are the single source of truth. Terraform never re-derives a name:
 Snowflake and AWS name it creates comes from this file, and this file takes the names from
 the same model properties the SQL renderer uses (``Domain.engineer_role``,
 ``Warehouse.monitor``, ``Product.view`` ...). The naming helpers below are the ones for the
-objects only Terraform creates (storage integration, IAM role, Glue database, consumer
-database roles); the SQL side should import them rather than spell the names again.
+objects Terraform creates on a real account (storage integration, IAM role, Glue database,
+consumer and governance database roles); the SQL plan imports them rather than spell the
+names again.
 
 ``render_tfvars`` is pure (Mesh in, dict out). ``write_tfvars`` writes the file.
 """
@@ -16,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from governance.ingest import SOURCES_TABLE  # the source registry INGEST() reads
+from governance.sql import split_fqn
 from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, Domain, Mesh
 
 TFVARS_PATH = Path("terraform") / "domains.auto.tfvars.json"
@@ -24,11 +27,18 @@ GOVERNANCE_DB = "GOVERNANCE_DB"
 GOVERNANCE_SCHEMAS = ("CATALOG", "AUDIT")
 LANDING_STAGE = "LANDING"
 READ_ROLE, WRITE_ROLE, CREATE_ROLE = "R", "W", "C"
+# GOVERNANCE_DB's one database role: what INGEST() (owner's rights, the domain engineer's) needs
+# of the governance database -- SELECT on the source registry, nothing in AUDIT.
+SOURCES_READER_ROLE = "SOURCES_READER"
 
 
 def storage_integration_name(domain: Domain) -> str:
-    """One storage integration per domain, allowed only on that domain's landing bucket."""
-    return f"{domain.name}_S3_INTEGRATION"
+    """One storage integration per domain, allowed only on that domain's landing bucket.
+
+    Named after the LANDING stage it serves. Terraform creates it on a real account; the SQL
+    plan renders it (same name) only for the local account, where it is recorded.
+    """
+    return f"{domain.name}_LANDING_INTEGRATION"
 
 
 def iam_role_name(domain: Domain) -> str:
@@ -102,12 +112,25 @@ def consumer_grants(mesh: Mesh) -> dict[str, dict[str, Any]]:
     return out
 
 
+def governance_vars() -> dict[str, Any]:
+    """GOVERNANCE_DB, its schemas, and the source registry its one database role may read."""
+    db, schema, table = split_fqn(SOURCES_TABLE)
+    if db != GOVERNANCE_DB or schema not in GOVERNANCE_SCHEMAS:
+        raise ValueError(f"{SOURCES_TABLE} is not in {GOVERNANCE_DB}'s schemas")
+    return {
+        "database": GOVERNANCE_DB,
+        "schemas": list(GOVERNANCE_SCHEMAS),
+        "sources_reader": SOURCES_READER_ROLE,
+        "sources_table": {"schema": schema, "name": table},
+    }
+
+
 def render_tfvars(mesh: Mesh) -> dict[str, Any]:
     """The Terraform variables implied by the manifests. Pure and deterministic."""
     return {
         "domains": {d.name: _domain_vars(d) for d in sorted(mesh.domains, key=lambda d: d.name)},
         "consumer_grants": consumer_grants(mesh),
-        "governance": {"database": GOVERNANCE_DB, "schemas": list(GOVERNANCE_SCHEMAS)},
+        "governance": governance_vars(),
     }
 
 

@@ -2,7 +2,8 @@
 # _account and _rbac), checked by tests/test_terraform.py (test_domain_grants_equal_the_sql_plan):
 #   database roles <DB>.R (read), <DB>.W (write, inherits R), <DB>.C (create);
 #   account roles <DOMAIN>_ENGINEER (W + C), <DOMAIN>_ANALYST (R),
-#   <DOMAIN>_WH_USAGE (USAGE and OPERATE on the domain's own warehouse only), granted to both.
+#   <DOMAIN>_WH_USAGE (USAGE and OPERATE on the domain's own warehouse only), granted to both;
+#   W also holds USAGE on the RAW.LANDING stage.
 # Consumer access to other domains' views is in modules/snowflake_consumer_grants.
 #
 # Written without for-expressions (one resource per grant kind, for_each over the schemas) so
@@ -145,9 +146,8 @@ resource "snowflake_grant_privileges_to_database_role" "write_future_tables" {
   }
 }
 
-# COPY INTO from the landing stage by INGEST, which runs with its owner's (the engineer's)
-# rights. The SQL plan does not render this grant yet (docs/security.md); the test lists it as
-# the one Terraform-only grant.
+# LIST and COPY INTO from the landing stage by INGEST, which runs with its owner's (the
+# engineer's) rights. The stage is this module's (main.tf); the SQL plan renders the same grant.
 resource "snowflake_grant_privileges_to_database_role" "write_landing_stage" {
   database_role_name = snowflake_database_role.this["write"].fully_qualified_name
   privileges         = ["USAGE"]

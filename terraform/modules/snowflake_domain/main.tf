@@ -1,5 +1,7 @@
 # One domain in Snowflake: database and schemas, warehouse with its resource monitor,
 # storage integration and the LANDING external stage. Roles and grants: grants.tf.
+# On a real account the integration and the stage are this module's alone: the SQL plan renders
+# them (same names) only for the local account, where they are recorded, never created.
 # Objects inside the schemas (tables, views, procedures, tasks) belong to `mesh deploy`.
 
 locals {

@@ -1,35 +1,18 @@
-# GOVERNANCE_DB: the product catalog (CATALOG) and contract-validation audit (AUDIT).
-# Every domain reads the catalog; engineers (who run deploys and validations) append to
-# AUDIT but cannot change or delete its rows. Tables inside belong to `mesh deploy`.
-
-locals {
-  schema_fqn = { for s in var.schemas : s => snowflake_schema.this[s].fully_qualified_name }
-
-  roles = {
-    catalog_reader = {
-      name    = "CATALOG_READER"
-      schema  = "CATALOG"
-      future  = { TABLES = ["SELECT"], VIEWS = ["SELECT"] }
-      comment = "Read the data product catalog."
-    }
-    audit_writer = {
-      name    = "AUDIT_WRITER"
-      schema  = "AUDIT"
-      future  = { TABLES = ["INSERT", "SELECT"] }
-      comment = "Append and read contract-validation results."
-    }
-  }
-
-  future_grants = merge([
-    for key, r in local.roles : {
-      for type, privileges in r.future : "${key}/${type}" => { role = key, type = type, privileges = privileges, schema = r.schema }
-    }
-  ]...)
-}
+# GOVERNANCE_DB: the product and source registries (CATALOG) and the audit trail (AUDIT).
+# The same grants as the SQL plan (snowmesh.deploy.plan._governance), checked by
+# tests/test_terraform.py (test_governance_grants_equal_the_sql_plan):
+#   one database role, SOURCES_READER: USAGE on the database and CATALOG, SELECT on the source
+#   registry CATALOG.SOURCES; granted to every domain's engineer, the role INGEST() runs as.
+# Nothing in AUDIT is granted to anyone: only owner's-rights procedures (VALIDATE_PRODUCT,
+# PUBLISH_PRODUCT, RECORD_DAG_RUN) and the deploy write it, as the role that owns them.
+# Tables inside belong to `mesh deploy`.
+#
+# Written without for-expressions so that the access verifier's evaluator (snowmesh.access.hcl)
+# reads it exactly.
 
 resource "snowflake_database" "this" {
   name    = var.database
-  comment = "Mesh governance: product catalog and contract-validation audit."
+  comment = "Mesh governance: product and source registries, contract-validation and run audit."
 }
 
 resource "snowflake_schema" "this" {
@@ -40,55 +23,42 @@ resource "snowflake_schema" "this" {
   with_managed_access = "true"
 }
 
-resource "snowflake_database_role" "this" {
-  for_each = local.roles
-
+resource "snowflake_database_role" "sources_reader" {
   database = snowflake_database.this.name
-  name     = each.value.name
-  comment  = each.value.comment
+  name     = var.sources_reader
+  comment  = "Read the source registry INGEST() loads from (every domain's engineer)."
 }
 
-resource "snowflake_grant_privileges_to_database_role" "database_usage" {
-  for_each = local.roles
-
-  database_role_name = snowflake_database_role.this[each.key].fully_qualified_name
+resource "snowflake_grant_privileges_to_database_role" "sources_reader_database" {
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
   privileges         = ["USAGE"]
   on_database        = snowflake_database.this.name
 }
 
-resource "snowflake_grant_privileges_to_database_role" "schema_usage" {
-  for_each = local.roles
-
-  database_role_name = snowflake_database_role.this[each.key].fully_qualified_name
+resource "snowflake_grant_privileges_to_database_role" "sources_reader_schema" {
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
   privileges         = ["USAGE"]
   on_schema {
-    schema_name = local.schema_fqn[each.value.schema]
+    schema_name = snowflake_schema.this[var.sources_table.schema].fully_qualified_name
   }
 }
 
-resource "snowflake_grant_privileges_to_database_role" "future" {
-  for_each = local.future_grants
+# A grant on a table fails until the table exists, and `mesh deploy` creates it (and grants
+# this itself): the first apply leaves it out, like the consumers' view grants.
+resource "snowflake_grant_privileges_to_database_role" "sources_reader_table" {
+  for_each = var.grant_sources_select ? toset([var.sources_table.name]) : toset([])
 
-  database_role_name = snowflake_database_role.this[each.value.role].fully_qualified_name
-  privileges         = each.value.privileges
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
+  privileges         = ["SELECT"]
   on_schema_object {
-    future {
-      object_type_plural = each.value.type
-      in_schema          = local.schema_fqn[each.value.schema]
-    }
+    object_type = "TABLE"
+    object_name = "\"${var.database}\".\"${var.sources_table.schema}\".\"${each.key}\""
   }
 }
 
-resource "snowflake_grant_database_role" "catalog_reader" {
-  for_each = var.catalog_readers
+resource "snowflake_grant_database_role" "sources_reader" {
+  for_each = var.domains
 
-  database_role_name = snowflake_database_role.this["catalog_reader"].fully_qualified_name
-  parent_role_name   = each.value
-}
-
-resource "snowflake_grant_database_role" "audit_writer" {
-  for_each = var.audit_writers
-
-  database_role_name = snowflake_database_role.this["audit_writer"].fully_qualified_name
-  parent_role_name   = each.value
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
+  parent_role_name   = each.value.account_roles.engineer
 }

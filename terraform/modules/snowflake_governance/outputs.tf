@@ -3,7 +3,7 @@ output "database" {
   value       = snowflake_database.this.name
 }
 
-output "database_roles" {
-  description = "Fully qualified CATALOG_READER and AUDIT_WRITER database roles."
-  value       = { for k, r in snowflake_database_role.this : k => r.fully_qualified_name }
+output "sources_reader" {
+  description = "Fully qualified GOVERNANCE_DB.SOURCES_READER database role."
+  value       = snowflake_database_role.sources_reader.fully_qualified_name
 }

@@ -4,7 +4,7 @@ variable "database" {
 }
 
 variable "schemas" {
-  description = "Schemas of the governance database: CATALOG (product registry) and AUDIT (validation results)."
+  description = "Schemas of the governance database: CATALOG (product and source registries) and AUDIT (validation and run results)."
   type        = list(string)
 
   validation {
@@ -13,12 +13,34 @@ variable "schemas" {
   }
 }
 
-variable "catalog_readers" {
-  description = "Account roles that may read the catalog (every domain's engineer and analyst), keyed by a static label."
-  type        = map(string)
+variable "sources_reader" {
+  description = "Name of the database role that may read the source registry (SOURCES_READER)."
+  type        = string
 }
 
-variable "audit_writers" {
-  description = "Account roles that append contract-validation results to AUDIT (every domain's engineer), keyed by a static label."
-  type        = map(string)
+variable "sources_table" {
+  description = "The source registry INGEST() reads: its schema (CATALOG) and table name (SOURCES)."
+  type = object({
+    schema = string
+    name   = string
+  })
+
+  validation {
+    condition     = var.sources_table.schema == "CATALOG"
+    error_message = "The source registry lives in CATALOG; nothing in AUDIT is readable by a domain role."
+  }
+}
+
+variable "grant_sources_select" {
+  description = "false until `mesh deploy` has created the source registry table (a grant on a missing table fails)."
+  type        = bool
+}
+
+variable "domains" {
+  description = "The generated var.domains: every domain's engineer (the role INGEST() runs as) gets the sources reader."
+  type = map(object({
+    account_roles = object({
+      engineer = string
+    })
+  }))
 }
