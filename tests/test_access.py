@@ -23,7 +23,7 @@ from snowmesh.access.grants import GrantSyntaxError, parse_grant, plan_graph
 from snowmesh.access.graph import Graph, PrivilegeGrant, Role, RoleGrant, Securable
 from snowmesh.access.procs import read_declarations
 from snowmesh.access.showgrants import account_drift, grant_row, holder_row, split_name, target_query
-from snowmesh.access.terraform import TerraformError, consumer_grants_graph
+from snowmesh.access.terraform import TerraformError, consumer_grants_graph, governance_graph
 from snowmesh.access.verify import Context, check_procedures, object_inventory
 from snowmesh.cli.main import run_app
 from snowmesh.deploy import render as r
@@ -286,6 +286,86 @@ def test_hand_built_graph_without_select_fails_proof_3(mesh, plan):
                for v in result.violations)
 
 
+# --- INGEST and the governance database (proofs 3 and 6) -----------------------------------
+
+STAGE_GRANT = 'GRANT USAGE ON STAGE "MARKETING_DB"."RAW"."LANDING" TO DATABASE ROLE "MARKETING_DB"."W"'
+SOURCES_GRANT = ('GRANT SELECT ON TABLE "GOVERNANCE_DB"."CATALOG"."SOURCES" TO DATABASE ROLE '
+                 '"GOVERNANCE_DB"."SOURCES_READER"')
+
+
+def _grants(*sql: str) -> list[Statement]:
+    return [Statement(Kind.DATABASE_ROLE if q.startswith("CREATE") else Kind.GRANT, "X", q) for q in sql]
+
+
+def test_ingest_is_proven_through_the_stage_and_the_source_registry(mesh):
+    proven = audit_plan(mesh).check("procedures").proven
+    assert ("MARKETING INGEST LISTs and COPYs from MARKETING_DB.RAW.LANDING: MARKETING_ENGINEER -> MARKETING_DB.W -> "
+            "USAGE on MARKETING_DB.RAW.LANDING") in proven
+    assert ("FINANCE INGEST reads its sources from GOVERNANCE_DB.CATALOG.SOURCES: FINANCE_ENGINEER -> "
+            "GOVERNANCE_DB.SOURCES_READER -> SELECT on GOVERNANCE_DB.CATALOG.SOURCES") in proven
+    governance = audit_plan(mesh).check("governance").proven
+    assert "GOVERNANCE_DB.CATALOG.SOURCES is read by FINANCE_ENGINEER, MARKETING_ENGINEER" in governance
+
+
+def test_ingest_without_the_stage_grant_fails_proof_3(mesh, plan):
+    report = _audit(mesh, plan, drop=lambda s: s.sql == STAGE_GRANT)
+    assert _messages(report, "procedures") == [
+        ("MARKETING_DB.RAW.INGEST runs as MARKETING_ENGINEER but lacks USAGE on MARKETING_DB.RAW.LANDING (INGEST would "
+        "fail with insufficient privileges)")]
+
+
+def test_ingest_without_the_source_registry_grant_fails_proof_3_or_drifts(mesh, plan, tmp_path):
+    report = _audit(mesh, plan, drop=lambda s: s.sql == SOURCES_GRANT, terraform_dir=tmp_path / "no-terraform")
+    assert len(_messages(report, "procedures")) == 2  # both domains' INGEST
+    assert all("lacks SELECT on GOVERNANCE_DB.CATALOG.SOURCES" in m for m in _messages(report, "procedures"))
+    # Terraform still grants it: the account would hold it, so the proofs pass and the layers drift.
+    report = _audit(mesh, plan, drop=lambda s: s.sql == SOURCES_GRANT)
+    assert report.check("procedures").ok and report.check("governance").ok
+    assert _messages(report, "terraform-drift") == [
+        ("GRANT SELECT on GOVERNANCE_DB.CATALOG.SOURCES to GOVERNANCE_DB.SOURCES_READER: in Terraform, not declared "
+        "in the rendered SQL")]
+
+
+def test_engineer_writing_the_audit_fails_proof_6_with_its_path(mesh, plan):
+    # What Terraform's AUDIT_WRITER used to hold: the audit is written by owner's-rights procedures only.
+    report = _audit(mesh, plan, *_grants(
+        'CREATE DATABASE ROLE IF NOT EXISTS "GOVERNANCE_DB"."AUDIT_WRITER"',
+        'GRANT INSERT, SELECT ON FUTURE TABLES IN SCHEMA "GOVERNANCE_DB"."AUDIT" TO DATABASE ROLE '
+        '"GOVERNANCE_DB"."AUDIT_WRITER"',
+        'GRANT DATABASE ROLE "GOVERNANCE_DB"."AUDIT_WRITER" TO ROLE "MARKETING_ENGINEER"'))
+    violations = [(v.message, v.path) for v in report.check("governance").violations]
+    assert (("MARKETING's role MARKETING_ENGINEER holds INSERT on GOVERNANCE_DB.AUDIT.* (future tables): only the "
+            "owner's-rights procedures and the deploy write the governance database"),
+            "MARKETING_ENGINEER -> GOVERNANCE_DB.AUDIT_WRITER -> INSERT on GOVERNANCE_DB.AUDIT.* (future tables)"
+            ) in violations
+    assert any(m.startswith("MARKETING's role MARKETING_ENGINEER holds SELECT on GOVERNANCE_DB.AUDIT.* (future "
+                            "tables): no role reads the audit") for m, _ in violations)
+    assert any(m.startswith("database role GOVERNANCE_DB.AUDIT_WRITER: in the rendered SQL, missing from Terraform")
+               for m in _messages(report, "terraform-drift"))
+
+
+def test_analysts_reading_the_catalog_fail_proof_6(mesh, plan):
+    # What Terraform's CATALOG_READER used to give every analyst, and the registry reader given to one.
+    report = _audit(mesh, plan, *_grants(
+        'CREATE DATABASE ROLE IF NOT EXISTS "GOVERNANCE_DB"."CATALOG_READER"',
+        'GRANT SELECT ON FUTURE TABLES IN SCHEMA "GOVERNANCE_DB"."CATALOG" TO DATABASE ROLE '
+        '"GOVERNANCE_DB"."CATALOG_READER"',
+        'GRANT DATABASE ROLE "GOVERNANCE_DB"."CATALOG_READER" TO ROLE "FINANCE_ANALYST"',
+        'GRANT DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER" TO ROLE "MARKETING_ANALYST"'))
+    messages = _messages(report, "governance")
+    assert ("FINANCE's role FINANCE_ANALYST holds SELECT on GOVERNANCE_DB.CATALOG.* (future tables): in GOVERNANCE_DB "
+            "a domain role reads only GOVERNANCE_DB.CATALOG.SOURCES") in messages
+    assert ("MARKETING's role MARKETING_ANALYST holds SELECT on GOVERNANCE_DB.CATALOG.SOURCES: only the engineers, "
+            "whose INGEST reads it, read the source registry") in messages
+    assert report.check("procedures").ok  # the rest of the model still holds
+
+
+def test_governance_schema_without_managed_access_fails_the_graph_check(mesh, plan):
+    report = _audit(mesh, plan, drop=lambda s: s.sql == 'ALTER SCHEMA "GOVERNANCE_DB"."AUDIT" ENABLE MANAGED ACCESS')
+    assert _messages(report, "graph") == [
+        "schema GOVERNANCE_DB.AUDIT is not managed access: object owners could grant around this graph"]
+
+
 # --- (e) hostile identifiers never reach SQL or HCL --------------------------------------
 
 CORPUS = yaml.safe_load((MESHES / "hostile" / "corpus.yml").read_text())
@@ -414,6 +494,40 @@ def test_hostile_name_in_tfvars_is_refused(project, capsys, view, why):
     assert rc == 2 and "Traceback" not in err
 
 
+def test_terraform_governance_grants_are_read_from_the_hcl():
+    g = governance_graph(ROOT / "terraform")
+    reader = Role("SOURCES_READER", "GOVERNANCE_DB")
+    assert g.roles == {reader}
+    assert {x.key for x in g.role_grants} == {(reader, Role("FINANCE_ENGINEER")), (reader, Role("MARKETING_ENGINEER"))}
+    assert {str(x) for x in g.privilege_grants} == {
+        "USAGE on GOVERNANCE_DB to GOVERNANCE_DB.SOURCES_READER",
+        "USAGE on GOVERNANCE_DB.CATALOG to GOVERNANCE_DB.SOURCES_READER",
+        "SELECT on GOVERNANCE_DB.CATALOG.SOURCES to GOVERNANCE_DB.SOURCES_READER",
+    }
+
+
+def test_terraform_granting_the_audit_is_drift_and_breaks_proof_6(project):
+    path = project / "terraform" / "modules" / "snowflake_governance" / "main.tf"
+    path.write_text(path.read_text() + """
+resource "snowflake_grant_privileges_to_database_role" "audit_insert" {
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
+  privileges         = ["INSERT"]
+  on_schema_object {
+    future {
+      object_type_plural = "TABLES"
+      in_schema          = snowflake_schema.this["AUDIT"].fully_qualified_name
+    }
+  }
+}
+""")
+    report = audit_plan(load_mesh(project))
+    assert _messages(report, "terraform-drift") == [
+        ("GRANT INSERT on GOVERNANCE_DB.AUDIT.* (future tables) to GOVERNANCE_DB.SOURCES_READER: in Terraform, not "
+        "declared in the rendered SQL")]
+    assert ("FINANCE_ENGINEER -> GOVERNANCE_DB.SOURCES_READER -> INSERT on GOVERNANCE_DB.AUDIT.* (future tables) "
+            "[terraform]") in _paths(report, "governance")
+
+
 def test_unsupported_terraform_expression_is_refused(project):
     path = project / "terraform" / "modules" / "snowflake_consumer_grants" / "main.tf"
     path.write_text(path.read_text().replace('privileges         = ["SELECT"]',
@@ -538,6 +652,20 @@ def test_account_drift_reports_missing_and_undeclared_grants(mesh, plan, account
                for v in report.check("consumers").violations)
     assert any("role ADHOC_ANALYST belongs to no domain but reaches MARKETING_DB" in m
                for m in _messages(report, "consumers"))
+
+
+def test_account_with_a_leftover_audit_writer_drifts_and_fails_proof_6(mesh, account):
+    # An old apply's GOVERNANCE_DB.AUDIT_WRITER, still held by an engineer on the account.
+    writer = Role("AUDIT_WRITER", "GOVERNANCE_DB")
+    account.g.extend([writer, RoleGrant(writer, Role("FINANCE_ENGINEER")),
+                      PrivilegeGrant("INSERT", Securable("TABLE", ("GOVERNANCE_DB", "AUDIT"), "FUTURE"), writer)])
+    report = audit_account(mesh, account, "fixture")
+    drift = _messages(report, "account-drift")
+    assert "database role GOVERNANCE_DB.AUDIT_WRITER: on the account, declared by no manifest" in drift
+    assert "GRANT GOVERNANCE_DB.AUDIT_WRITER to FINANCE_ENGINEER: on the account, declared by no manifest" in drift
+    assert _paths(report, "governance") == [
+        "FINANCE_ENGINEER -> GOVERNANCE_DB.AUDIT_WRITER -> INSERT on GOVERNANCE_DB.AUDIT.* (future tables)"]
+    assert 'SHOW DATABASE ROLES IN DATABASE "GOVERNANCE_DB"' in account.sent
 
 
 def test_account_drift_covers_all_grants_by_their_objects(mesh, plan):
