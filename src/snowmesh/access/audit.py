@@ -30,7 +30,7 @@ from snowmesh.manifest.model import Mesh
 
 
 def _statements(mesh: Mesh, statements: Sequence[Statement] | None) -> list[Statement]:
-    # The real-account variant: the local one only adds an internal stage, no grant.
+    # The real-account variant: the local one only adds the integration and the stages, no grant.
     return list(build_plan(mesh, local=False).all if statements is None else statements)
 
 
