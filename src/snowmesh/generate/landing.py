@@ -17,8 +17,9 @@ header as line 1 (no field contains a line break, so row i of a file is on line 
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,21 +90,32 @@ def _jobs(files_by_source: Mapping[str, SourceData]) -> Iterator[tuple[LandedFil
         header = (",".join(data.table.column_names) + "\n").encode()
         if data.rows == 0:
             continue
-        buf, offsets = _lines(data.table)
         corrupt = np.array([r for r, _ in data.corrupt], dtype=np.int64)
         reasons = [why for _, why in data.corrupt]
         for dt, start, stop in data.partitions:
             lo, hi = np.searchsorted(corrupt, [start, stop])
             lines = tuple((int(corrupt[i]) - start + 2, reasons[i]) for i in range(lo, hi))
-            body = buf.slice(int(offsets[start]), int(offsets[stop] - offsets[start]))
+            # One partition's text at a time: the CSV of 10M rows would be ~2 GiB of copies.
+            buf, offsets = _lines(data.table.slice(start, stop - start))
+            body = buf.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
             yield LandedFile(name, data.key(dt), stop - start, lines), [header, body]
 
 
 def encode(files_by_source: Mapping[str, SourceData], workers: int = 2) -> Iterator[tuple[LandedFile, bytes]]:
-    """Each file's metadata and gzip bytes, in source then date order; compresses in threads."""
-    jobs = list(_jobs(files_by_source))
+    """Each file's metadata and gzip bytes, in source then date order; compresses in threads.
+
+    At most ``2 * workers`` files are in flight, so memory follows the file size, not the scale.
+    """
+    pending: deque[tuple[LandedFile, Future[bytes]]] = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:  # zlib releases the GIL
-        yield from zip((f for f, _ in jobs), pool.map(_gzip, [parts for _, parts in jobs]), strict=True)
+        for meta, parts in _jobs(files_by_source):
+            pending.append((meta, pool.submit(_gzip, parts)))
+            if len(pending) > 2 * workers:
+                done, fut = pending.popleft()
+                yield done, fut.result()
+        while pending:
+            done, fut = pending.popleft()
+            yield done, fut.result()
 
 
 def land(
