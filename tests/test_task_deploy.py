@@ -24,6 +24,7 @@ from snowflake.core.task.dagv1 import DAGOperation
 from snowmesh.cli.main import run_app
 from snowmesh.deploy import tasks as tasks_mod
 from snowmesh.deploy.apply import ApplyResult
+from snowmesh.deploy.plan import build_plan
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.tasks import deploy_dags, deploy_steps, desired_tasks, differences, first_deploy
 from snowmesh.manifest import load_mesh
@@ -304,6 +305,29 @@ def test_tasks_dry_run_without_connection_lists_every_call_of_a_first_deploy(cap
         assert f"# {len(c.step.tasks)} created, 0 unchanged" in lines
 
 
+class _ConvergedAccount:
+    """The SQL side of the fake account: Enterprise edition, and the classification tag already holds
+    every masking policy the plan names. It answers reads only: a dry run must change nothing."""
+
+    is_local, name = False, "prod"
+
+    def __init__(self) -> None:
+        self.conn, self.ran = object(), []
+        plan = build_plan(MESH, local=False).statements
+        self.policies = [re.findall(r'"([^"]+)"', s.sql.split(" SET MASKING POLICY ")[1])
+                         for s in plan if " SET MASKING POLICY " in s.sql]
+
+    def sql(self, text: str, params: Any = None) -> list[tuple]:
+        self.ran.append(text)
+        assert text.startswith(("SHOW ", "SELECT ")), f"a dry run sent a change: {text}"
+        if text.startswith("SHOW TAGS LIKE"):  # created_on, name, database_name, schema_name
+            like = text.split("'")[1]
+            return [("2030-01-01", like, "GOVERNANCE_DB", "CATALOG")] if like == "CLASSIFICATION" else []
+        if "POLICY_REFERENCES" in text:
+            return [tuple(p) for p in self.policies]
+        return []
+
+
 @contextmanager
 def _fake_target(monkeypatch, account: FakeAccount, deployed: list[str]):
     import snowmesh.target
@@ -312,7 +336,7 @@ def _fake_target(monkeypatch, account: FakeAccount, deployed: list[str]):
     @contextmanager
     def open_target(root: Path, connection: str | None, **_: Any):
         assert connection == "prod"
-        yield type("Target", (), {"is_local": False, "name": "prod", "conn": object()})()
+        yield _ConvergedAccount()
 
     def fake_deploy(target: Any, mesh: Any, reporter: Any) -> ApplyResult:
         deployed.append("plan")
@@ -346,6 +370,11 @@ def test_mesh_deploy_dry_run_with_a_connection_prints_statements_and_calls_and_c
             'TO ROLE "FINANCE_ANALYST";') in out
     assert "tasks['MARKETING_PIPELINE'].resume()" in out and "-- source registry (what a deployed INGEST() loads)" in out
     assert any(ln.startswith("tasks.create(Task(name='FINANCE_PIPELINE$FINANCE_INGEST'") for ln in out)
+    # Compared with the account as the deploy would be: the tag policies already set are not listed.
+    assert ("-- compared with prod: edition enterprise; 0 retired version(s) left alone; 6 tag policy(ies) already "
+            "set; 0 tag/masking statement(s) not applied (Standard edition)") in out
+    assert not [ln for ln in out if " SET MASKING POLICY " in ln]
+    assert [ln for ln in out if ln.startswith("CREATE MASKING POLICY IF NOT EXISTS")]
 
 
 def test_mesh_deploy_stops_before_any_change_when_procedures_are_missing(monkeypatch, capsys) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from governance.sql import ident, literal, split_fqn
@@ -194,36 +195,59 @@ def converge_tag_policies(target: Any, statements: Sequence[Statement]) -> tuple
     return out, in_place
 
 
-def apply_governed(target: Any, statements: Sequence[Statement], reporter: Any, description: str = "deploy") -> Any:
-    """``deploy.apply.apply`` that compares first: retired versions whose views are gone are left
-    alone (snowmesh.versions), a tag's masking policies are set only where missing, and the
-    output says what happened to the policies on this edition."""
+@dataclass
+class Converged:
+    """What a deploy sends after comparing with the account (reads only; see :func:`converge`)."""
+
+    statements: list[Statement]
+    edition: str  # local | standard | enterprise ("" when the plan has no tag/masking statement)
+    governed: int  # tag/masking statements rendered
+    skipped: list[Statement]  # rendered, not applied: Standard edition
+    retired: list[str]  # expired versions already retired: nothing sent for them
+    in_place: int  # tag policies already set: their SET is not sent
+
+
+def converge(target: Any, statements: Sequence[Statement]) -> Converged:
+    """The statements a deploy really sends, after reading the account: retired versions whose views
+    are gone are left alone (snowmesh.versions), tag/masking statements are dropped on Standard
+    edition, and a tag's masking policies are set only where missing. ``mesh deploy`` applies
+    this; ``mesh deploy --dry-run -c NAME`` prints it."""
     from snowmesh import versions
+
+    kept, retired = versions.unretired(target, statements)
+    governed = sum(1 for s in kept if s.kind in ENTERPRISE_ONLY)
+    if not governed:
+        return Converged(kept, "", 0, [], retired, 0)
+    edition = detect_edition(target)
+    kept, skipped = split_governed(kept, edition)
+    in_place = 0
+    if edition == "enterprise":
+        kept, in_place = converge_tag_policies(target, kept)
+    return Converged(kept, edition, governed, skipped, retired, in_place)
+
+
+def apply_governed(target: Any, statements: Sequence[Statement], reporter: Any, description: str = "deploy") -> Any:
+    """``deploy.apply.apply`` of :func:`converge`'s statements, saying what happened to the
+    versions and policies on this edition."""
     from snowmesh.deploy.apply import apply
 
-    statements, retired = versions.unretired(target, statements)
-    if retired:
-        reporter.info(f"versions: {', '.join(retired)} already retired (view dropped): nothing to revoke or drop")
-    governed = [s for s in statements if s.kind in ENTERPRISE_ONLY]
-    if not governed:
-        return apply(target, statements, reporter, description=description)
-    edition = detect_edition(target)
-    keep, skipped = split_governed(statements, edition)
-    if edition == "local":
-        reporter.info(f"policies: {len(governed)} tag/masking statement(s) recorded, not enforced "
+    c = converge(target, statements)
+    if c.retired:
+        reporter.info(f"versions: {', '.join(c.retired)} already retired (view dropped): nothing to revoke or drop")
+    if c.edition == "local":
+        reporter.info(f"policies: {c.governed} tag/masking statement(s) recorded, not enforced "
                       "(the local account cannot run them)")
-    elif skipped:
-        reporter.warn(f"policies: Standard edition: {len(skipped)} tag/masking statement(s) rendered but not "
+    elif c.skipped:
+        reporter.warn(f"policies: Standard edition: {len(c.skipped)} tag/masking statement(s) rendered but not "
                       "applied (masking policies need Enterprise); protected columns are NOT masked")
-    else:
-        keep, in_place = converge_tag_policies(target, keep)
-        applied = sum(1 for s in keep if s.kind in ENTERPRISE_ONLY)
+    elif c.edition == "enterprise":
+        applied = sum(1 for s in c.statements if s.kind in ENTERPRISE_ONLY)
         reporter.info(f"policies: Enterprise edition: {applied} tag/masking statement(s) applied"
-                      + (f", {in_place} tag policy(ies) already set" if in_place else ""))
-    return apply(target, keep, reporter, description=description)
+                      + (f", {c.in_place} tag policy(ies) already set" if c.in_place else ""))
+    return apply(target, c.statements, reporter, description=description)
 
 
-__all__ = ["ADMIN_UNMASK_ROLE", "CLASSIFICATION_TAG", "DOMAIN_TAG", "PROTECTED", "account_statements",
-           "apply_governed", "attached_policies", "attached_policies_sql", "converge_tag_policies",
+__all__ = ["ADMIN_UNMASK_ROLE", "CLASSIFICATION_TAG", "DOMAIN_TAG", "PROTECTED", "Converged", "account_statements",
+           "apply_governed", "attached_policies", "attached_policies_sql", "converge", "converge_tag_policies",
            "detect_edition", "policy_name", "policy_type", "protected_columns", "split_governed",
            "tag_exists_sql", "unmask_role", "view_tag_statements"]

@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
                 root = root_for(target.conn)
                 absent = missing_on_account(root, procedure_specs(mesh))
                 if dry_run:
-                    _print_deploy(mesh, local=False, absent=absent)
+                    _print_deploy(mesh, local=False, absent=absent, target=target)
                     from snowmesh.cli.ship_cmd import print_task_changes
 
                     print_task_changes(deploy_dags(root, mesh, dry_run=True),
@@ -162,23 +162,34 @@ class _SqlRecorder:
         return []
 
 
-def _print_deploy(mesh: Any, *, local: bool, absent: list[Any] | None = None) -> None:
-    """What ``mesh deploy`` runs, in its order (pipeline.runner.deploy): plain print, one statement a line."""
+def _print_deploy(mesh: Any, *, local: bool, absent: list[Any] | None = None, target: Any = None) -> None:
+    """What ``mesh deploy`` runs, in its order (pipeline.runner.deploy): plain print, one statement a line.
+
+    With a real account's ``target`` the plan is first compared with the account as the deploy
+    would (policies.converge: reads only), so what is printed is what would be sent."""
     from governance.ingest import register_sources
     from snowmesh.cli.ship_cmd import print_registry_refresh
     from snowmesh.deploy.plan import build_plan
     from snowmesh.deploy.statements import ENTERPRISE_ONLY
     from snowmesh.ingest import source_spec
+    from snowmesh.policies import converge
 
     where = "the local account" if local else "a real account"
     print(f"-- mesh deploy on {where}: every statement, in order; nothing is executed")
     if absent:
         print("-- NOT on the account, so the deploy would stop before any change (snow snowpark deploy first): "
               + ", ".join(s.overload for s in absent))
-    for stmt in build_plan(mesh, local=local).statements:
+    statements = build_plan(mesh, local=local).statements
+    if target is not None:
+        c = converge(target, statements)
+        statements = c.statements
+        print(f"-- compared with {target.name}: edition {c.edition or 'not needed'}; "
+              f"{len(c.retired)} retired version(s) left alone; {c.in_place} tag policy(ies) already set; "
+              f"{len(c.skipped)} tag/masking statement(s) not applied (Standard edition)")
+    for stmt in statements:
         if local and not stmt.locally_executable:
             note = "  -- recorded in GOVERNANCE_DB.CATALOG.ACCOUNT_OBJECTS, not executed"
-        elif stmt.kind in ENTERPRISE_ONLY:
+        elif stmt.kind in ENTERPRISE_ONLY and target is None:
             note = "  -- applied on Enterprise edition only (SHOW TAGS IN ACCOUNT decides)"
         else:
             note = ""
