@@ -10,10 +10,9 @@ from snowmesh.cli.main import run_app
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_products_lists_health_after_a_run(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("SNOWMESH_STATE_DIR", str(tmp_path / "state"))
-    assert run_app(["run", "--project", str(ROOT), "--clicks", "2000", "--days", "3"]) == 0
-    capsys.readouterr()
+def test_products_lists_health_after_a_run(mesh_run, capsys) -> None:
+    # The session's run keeps its local account up (SNOWMESH_STATE_DIR points at it): the command
+    # connects to it as it would after `mesh run --keep-servers`, and leaves it running.
     assert run_app(["products", "--project", str(ROOT), "--refresh", "--format", "json"]) == 0
     rows = {r["product"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(rows) == {"CAMPAIGN_PERFORMANCE", "AD_CLICKS", "CAMPAIGN_ROI"}
