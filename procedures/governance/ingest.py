@@ -166,6 +166,11 @@ def scratch_table(database: str, name: str, *, qualified: bool = True) -> str:
     return fqn(database, RAW, name) if qualified else ident(name)
 
 
+def create_scratch_sql(table: str, columns: Sequence[str]) -> str:
+    """An empty scratch table ``table`` (a :func:`scratch_table` name) of ``columns`` (name + type)."""
+    return f"CREATE OR REPLACE TEMPORARY TABLE {table} ({', '.join(columns)})"
+
+
 def create_typed_sql(database: str, s: SourceSpec, typed: str) -> str:
     """An empty <SOURCE>_TYPED scratch ``typed`` with the typed columns' types, filled by a loader."""
     return (f"CREATE OR REPLACE TEMPORARY TABLE {typed} AS "

@@ -35,14 +35,10 @@ from snowmesh.target import Target
 
 
 @dataclass
-class SourceLoad:
-    domain: str
-    source: str
-    files_new: int = 0
-    files_skipped: int = 0
-    rows_landed: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
+class SourceLoad(shared.SourceResult):
+    """The in-warehouse ingest's result for one source, with its domain (the run summary groups by it)."""
+
+    domain: str = ""
 
 
 def source_spec(s: Source) -> shared.SourceSpec:
@@ -71,12 +67,12 @@ def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str]
     against the generator's. The real account uses the metadata columns (shared.real_copy_sql).
     """
     t = target
-    scratch, ranges = ident(f"{s.name}_COPY"), ident(f"{s.name}_COPY_FILES")
+    scratch = shared.scratch_table(d.database, f"{s.name}_COPY", qualified=False)
+    ranges = shared.scratch_table(d.database, f"{s.name}_COPY_FILES", qualified=False)
     first_col = ident(s.columns[0].name)
-    cols = ", ".join(f"{ident(c.name)} VARCHAR" for c in s.columns)
-    t.sql(f"CREATE OR REPLACE TEMPORARY TABLE {scratch} ({cols})")
-    t.sql(f'CREATE OR REPLACE TEMPORARY TABLE {ranges} ("FILE_NAME" VARCHAR, "MARKER_ROW" NUMBER, '
-          '"FIRST_ROW" NUMBER, "LAST_ROW" NUMBER)')
+    t.sql(shared.create_scratch_sql(scratch, [f"{ident(c.name)} VARCHAR" for c in s.columns]))
+    t.sql(shared.create_scratch_sql(ranges, ['"FILE_NAME" VARCHAR', '"MARKER_ROW" NUMBER', '"FIRST_ROW" NUMBER',
+                                             '"LAST_ROW" NUMBER']))
     names = ", ".join(ident(c.name) for c in s.columns)
     batch = f"batch-{uuid.uuid4().hex}"
     marker = f"__mesh_{batch.replace('-', '_')}_file_"
@@ -158,8 +154,8 @@ def ingest_source(target: Target, d: Domain, s: Source, reporter: Reporter) -> S
                 shared.load_from_stage(target.session, d.database, spec, files, typed)
                 advance(len(files))
         r = shared.ingest_source(target.session, d.database, spec, new, load, qualified_scratch=not target.is_local)
-    return SourceLoad(d.name, s.name, len(new), len(keys) - len(new), r.rows_landed, r.rows_loaded,
-                      r.rows_quarantined)
+    r.files_skipped = len(keys) - len(new)
+    return SourceLoad(**vars(r), domain=d.name)
 
 
 def register_domain_sources(target: Target, d: Domain) -> None:
