@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlglot
+from fake_accounts import EnterpriseAccount
 from sqlglot import exp
 
 from snowmesh.access.policies import check_policies, served_statements
@@ -110,24 +111,6 @@ TAG = '"GOVERNANCE_DB"."CATALOG"."CLASSIFICATION"'
 TYPES = ("VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP_NTZ")
 
 
-class _Enterprise:
-    """A fake Enterprise account answering SHOW TAGS and POLICY_REFERENCES from fixture rows, in
-    Snowflake's column order; everything sent must parse as Snowflake SQL."""
-
-    def __init__(self, tags: list[tuple[str, str, str]], attached: list[tuple[str, str, str]]) -> None:
-        self.is_local, self.tags, self.attached, self.ran = False, tags, attached, []
-
-    def sql(self, text: str):
-        self.ran.append(text)
-        assert sqlglot.parse_one(text, read="snowflake") is not None
-        if text.startswith("SHOW TAGS LIKE"):  # created_on, name, database_name, schema_name, owner, ...
-            like = text.split("'")[1]
-            return [("2030-01-01", n, db, s, "SYSADMIN", "", "[]", "ROLE") for db, s, n in self.tags if n == like]
-        if "POLICY_REFERENCES" in text:
-            assert "REF_ENTITY_NAME => 'GOVERNANCE_DB.CATALOG.CLASSIFICATION', REF_ENTITY_DOMAIN => 'TAG'" in text
-            return list(self.attached)
-        return []
-
 
 def _deploy(mesh, account, monkeypatch) -> tuple[list, list[str]]:
     import snowmesh.deploy.apply as apply_mod
@@ -145,18 +128,20 @@ def _tag_sql(stmts) -> list[str]:
 
 
 def test_first_deploy_sets_every_tag_policy(mesh, monkeypatch) -> None:
-    sent, said = _deploy(mesh, _Enterprise([], []), monkeypatch)  # no tag yet: nothing is asked of it
+    sent, said = _deploy(mesh, EnterpriseAccount([], []), monkeypatch)  # no tag yet: nothing is asked of it
     assert _tag_sql(sent) == [f'ALTER TAG {TAG} SET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_{t}"'
                               for t in TYPES]
     assert said[-1] == "policies: Enterprise edition: 20 tag/masking statement(s) applied"  # 2 tags, 6 x 3
 
 
 def test_second_deploy_sets_no_tag_policy(mesh, monkeypatch) -> None:
-    account = _Enterprise([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")],
+    account = EnterpriseAccount([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")],
                           [("GOVERNANCE_DB", "CATALOG", f"MASK_{t}") for t in TYPES])
     sent, said = _deploy(mesh, account, monkeypatch)
     assert _tag_sql(sent) == []
-    assert any("POLICY_REFERENCES" in q for q in account.ran)
+    asked = [q for q in account.ran if "POLICY_REFERENCES" in q]
+    assert asked and all("REF_ENTITY_NAME => 'GOVERNANCE_DB.CATALOG.CLASSIFICATION', REF_ENTITY_DOMAIN => 'TAG'" in q
+                         for q in asked)
     assert said[-1] == "policies: Enterprise edition: 14 tag/masking statement(s) applied, 6 tag policy(ies) already set"
     # The policies themselves still converge: CREATE IF NOT EXISTS, then SET BODY to the rendered body.
     bodies = [s.sql for s in sent if s.sql.startswith("ALTER MASKING POLICY")]
@@ -167,7 +152,7 @@ def test_a_changed_policy_is_unset_then_set(mesh, monkeypatch) -> None:
     # The account's tag holds an older VARCHAR policy (MASK_STRING) and the current other five.
     held = [("GOVERNANCE_DB", "CATALOG", "MASK_STRING")] + [("GOVERNANCE_DB", "CATALOG", f"MASK_{t}")
                                                             for t in TYPES if t != "VARCHAR"]
-    sent, _ = _deploy(mesh, _Enterprise([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")], held), monkeypatch)
+    sent, _ = _deploy(mesh, EnterpriseAccount([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")], held), monkeypatch)
     assert _tag_sql(sent) == [
         f'ALTER TAG {TAG} UNSET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_STRING"',
         f'ALTER TAG {TAG} SET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_VARCHAR"',

@@ -149,12 +149,17 @@ def screenshot(url: str, out: Path, profile: Path, log: Path) -> dict:
         finally:
             tools.close()
     finally:
-        browser.terminate()
-        try:
-            browser.wait(10)
-        except subprocess.TimeoutExpired:
-            browser.kill()
+        _stop(browser)
 
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a process this test started: politely, then for good after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 def test_page_renders_in_headless_chromium(mesh_run, tmp_path: Path) -> None:
     pytest.importorskip("streamlit.testing.v1", reason="streamlit is not installed: pip install streamlit==1.67.0")
@@ -175,11 +180,7 @@ def test_page_renders_in_headless_chromium(mesh_run, tmp_path: Path) -> None:
         state = screenshot(f"http://127.0.0.1:{port}/", out, Path(tempfile.mkdtemp(dir=tmp_path)),
                            tmp_path / "chromium.log")
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
     if keep := os.environ.get("SNOWMESH_SCREENSHOT_DIR"):
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(out, Path(keep) / "page.png")

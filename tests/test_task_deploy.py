@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_accounts import EnterpriseAccount
 from snowflake.core import CreateMode
 from snowflake.core.exceptions import ConflictError, NotFoundError
 from snowflake.core.task import Task
@@ -305,27 +306,12 @@ def test_tasks_dry_run_without_connection_lists_every_call_of_a_first_deploy(cap
         assert f"# {len(c.step.tasks)} created, 0 unchanged" in lines
 
 
-class _ConvergedAccount:
-    """The SQL side of the fake account: Enterprise edition, and the classification tag already holds
-    every masking policy the plan names. It answers reads only: a dry run must change nothing."""
-
-    is_local, name = False, "prod"
-
-    def __init__(self) -> None:
-        self.conn, self.ran = object(), []
-        plan = build_plan(MESH, local=False).statements
-        self.policies = [re.findall(r'"([^"]+)"', s.sql.split(" SET MASKING POLICY ")[1])
-                         for s in plan if " SET MASKING POLICY " in s.sql]
-
-    def sql(self, text: str, params: Any = None) -> list[tuple]:
-        self.ran.append(text)
-        assert text.startswith(("SHOW ", "SELECT ")), f"a dry run sent a change: {text}"
-        if text.startswith("SHOW TAGS LIKE"):  # created_on, name, database_name, schema_name
-            like = text.split("'")[1]
-            return [("2030-01-01", like, "GOVERNANCE_DB", "CATALOG")] if like == "CLASSIFICATION" else []
-        if "POLICY_REFERENCES" in text:
-            return [tuple(p) for p in self.policies]
-        return []
+def _converged_account() -> EnterpriseAccount:
+    """Enterprise edition, the classification tag already holding every masking policy the plan names."""
+    plan = build_plan(MESH, local=False).statements
+    held = [tuple(re.findall(r'"([^"]+)"', s.sql.split(" SET MASKING POLICY ")[1]))
+            for s in plan if " SET MASKING POLICY " in s.sql]
+    return EnterpriseAccount([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")], held, read_only=True)
 
 
 @contextmanager
@@ -336,7 +322,7 @@ def _fake_target(monkeypatch, account: FakeAccount, deployed: list[str]):
     @contextmanager
     def open_target(root: Path, connection: str | None, **_: Any):
         assert connection == "prod"
-        yield _ConvergedAccount()
+        yield _converged_account()
 
     def fake_deploy(target: Any, mesh: Any, reporter: Any) -> ApplyResult:
         deployed.append("plan")
