@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ app = typer.Typer(
     name="mesh",
     help="A Snowpark-native data mesh: manifests, contracts, zero-copy sharing and governance.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
@@ -29,9 +30,22 @@ ConnectionOpt = Annotated[
 _state = {"debug": False}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"mesh (snowmesh) {version('snowmesh')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
-    _state["debug"] = debug
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors (accepted anywhere on the line).")]
+    = False,
+    _show_version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    _state["debug"] = _state["debug"] or debug
 
 
 def _load(project: Path):
@@ -87,23 +101,39 @@ _register_commands()
 
 
 def main() -> None:  # pragma: no cover - console script wrapper
-    app()
+    entry()
+
+
+def _take_debug(argv: list[str]) -> list[str]:
+    """Remove ``--debug`` from anywhere before a ``--`` separator and remember it: Click would only
+    accept it before the command, but users add it to the end of a failed command line."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" in argv[:end]:
+        _state["debug"] = True
+    return [a for a in argv[:end] if a != "--debug"] + argv[end:]
+
+
+def _usage_hint(exc: click.UsageError) -> str:
+    path = exc.ctx.command_path if exc.ctx is not None else "mesh"
+    return f"try `{path} --help`"
 
 
 def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI and map expected failures to exit codes, with no traceback."""
+    _state["debug"] = False
+    args = _take_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         # standalone_mode=False: click returns typer.Exit's code instead of exiting.
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=args, prog_name="mesh", standalone_mode=False)
     except MeshError as exc:
         if _state["debug"]:
-            raise
+            traceback.print_exc()  # then the same message and exit code as without --debug
         print_error(exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
-        print_error(InputError(str(exc)))
+        print_error(InputError(exc.format_message(), hint=_usage_hint(exc)))
         return 2
     except click.exceptions.Abort:
         return 130
