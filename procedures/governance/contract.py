@@ -71,6 +71,7 @@ class Product:
     status: str = "active"
     description: str = ""
     tags: tuple[str, ...] = ()
+    deprecation_date: str | None = None  # ISO date; snowmesh.versions decides what it means
 
     @property
     def major(self) -> int:
@@ -227,6 +228,7 @@ def parse_contract(doc: dict[str, Any], source: str = "<contract>") -> Contract:
             status=prod.get("status", "active"),
             description=prod.get("description", ""),
             tags=tuple(prod.get("tags", ())),
+            deprecation_date=prod.get("deprecation_date"),
         ),
         columns=columns,
         primary_key=tuple(doc.get("x-primary-key", ())),
@@ -379,19 +381,46 @@ def type_fit(expected: str, observed: str) -> str:
     return "incompatible"
 
 
+# Below this name similarity (difflib ratio) a missing and a new column are unrelated, not a
+# rename: CLICKS/CLICK_COUNT is 0.59, SPEND_USD/SPEND 0.71, ORDER_ID/CAMPAIGN_ID 0.32.
+RENAME_MIN_SIMILARITY = 0.5
+
+
+def name_similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def rename_candidates(missing: dict[str, str], added: dict[str, str]) -> dict[str, list[str]]:
+    """For each missing column, the new columns that could be its new name, most similar first.
+
+    A candidate has a compatible type and a name at least RENAME_MIN_SIMILARITY alike.
+    """
+    return {
+        old: sorted(
+            (
+                n
+                for n, t in added.items()
+                if type_fit(old_type, t) != "incompatible" and name_similarity(old, n) >= RENAME_MIN_SIMILARITY
+            ),
+            key=lambda n: -name_similarity(old, n),
+        )
+        for old, old_type in missing.items()
+    }
+
+
 def pair_renames(missing: dict[str, str], added: dict[str, str]) -> list[tuple[str, str]]:
-    """Pair missing columns with new columns of a compatible type (name -> type maps).
+    """Pair missing columns with new columns of a compatible type and a similar name (name -> type maps).
 
     Each new column is used once; among several candidates the most similar name wins, so
     CLICKS pairs with CLICK_COUNT rather than with an unrelated NUMBER column.
     """
     pairs: list[tuple[str, str]] = []
     free = dict(added)
-    for old, old_type in missing.items():
-        candidates = [n for n, t in free.items() if type_fit(old_type, t) != "incompatible"]
+    for old, found in rename_candidates(missing, added).items():
+        candidates = [n for n in found if n in free]
         if not candidates:
             continue
-        best = max(candidates, key=lambda n: difflib.SequenceMatcher(None, old, n).ratio())
+        best = candidates[0]
         pairs.append((old, best))
         del free[best]
     return pairs

@@ -4,36 +4,44 @@ A contract is a promise to consumers. Anything that lets the data do something c
 not rely on before is ``breaking`` (major): a removed or renamed column, a type change (except
 widening NUMBER precision), a relaxed guarantee. A new optional column or a tightened guarantee
 is ``minor``, provided current data already meets it (``verify_on_data``: the CI gate validates
-current data against the new contract). Descriptions, tags and the owner are ``patch``.
+current data against the new contract). Descriptions, tags, the owner and the deprecation date
+are ``patch``. The vocabulary of change kinds is listed in docs/contracts.md ("Diff rules").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from governance.contract import (
-    CLASSIFICATION_RANK,
-    Column,
-    Contract,
-    number_parts,
-    pair_renames,
-    parse_contract,
+from governance.contract import Column, Contract, parse_contract
+from governance.diff_columns import (
+    BREAKING,
+    BUMP_FOR,
+    MINOR,
+    PATCH,
+    Change,
+    bound,
+    column_changes,
+    flag,
+    fmt,
+    greater,
+    less,
+    pair_columns,
+    renamed_column_changes,
 )
 
-BREAKING, MINOR, PATCH = "breaking", "minor", "patch"
-BUMP_FOR = {BREAKING: "major", MINOR: "minor", PATCH: "patch"}
+__all__ = [
+    "BREAKING",
+    "MINOR",
+    "PATCH",
+    "Change",
+    "ContractDiff",
+    "SemverError",
+    "bump_kind",
+    "diff_contracts",
+]
+
 _RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str  # e.g. column_removed, column_renamed, type_changed, enum_value_added, sla_loosened
-    column: str | None
-    detail: str
-    klass: str  # breaking | minor | patch
-    verify_on_data: bool = False  # a tightened guarantee: current data must already meet it
 
 
 class SemverError(ValueError):
@@ -99,106 +107,20 @@ def _as_contract(c: Contract | dict[str, Any], source: str) -> Contract:
     return c if isinstance(c, Contract) else parse_contract(c, source=source)
 
 
-def _fmt(v: Any) -> str:
-    return "none" if v is None else str(v)
+def title_problem(c: Contract) -> str | None:
+    """The gate's rule (snowmesh.contracts.loading.check_matches_product): the title is the product name.
+
+    The title is the table and view name consumers query, so the diff refuses a file the gate
+    would refuse, instead of classifying it.
+    """
+    if c.title != c.product.name:
+        return f"title {c.title!r} is not the product name {c.product.name!r} (x-product.name)"
+    return None
 
 
-def _bound(
-    out: list[Change], col: str | None, key: str, old: Any, new: Any, tighter: Callable[[Any, Any], bool]
-) -> None:
-    """A limit (minimum, maxLength, max_age, ...): added/tightened is minor, removed/loosened breaking."""
-    if old == new:
-        return
-    at = f"{col}: " if col else ""
-    if new is None:
-        out.append(Change(f"{key}_removed", col, f"{at}{key} {old} removed", BREAKING))
-    elif old is None:
-        out.append(Change(f"{key}_added", col, f"{at}{key} {new} added", MINOR, True))
-    elif tighter(old, new):
-        out.append(Change(f"{key}_tightened", col, f"{at}{key} {old} -> {new}", MINOR, True))
-    else:
-        out.append(Change(f"{key}_loosened", col, f"{at}{key} {old} -> {new}", BREAKING))
-
-
-def _greater(old: Any, new: Any) -> bool:
-    return new > old
-
-
-def _less(old: Any, new: Any) -> bool:
-    return new < old
-
-
-def _flag(out: list[Change], col: str | None, kind: str, old: bool, new: bool, what: str) -> None:
-    """A yes/no guarantee (NOT NULL, unique): gaining it is minor, losing it breaking."""
-    if old and not new:
-        out.append(Change(f"{kind}_dropped", col, f"{col or 'contract'}: {what} dropped", BREAKING))
-    elif new and not old:
-        out.append(Change(f"{kind}_added", col, f"{col or 'contract'}: now {what}", MINOR, True))
-
-
-def _column_changes(o: Column, n: Column) -> list[Change]:
-    out: list[Change] = []
-    col = o.name
-    if o.snowflake_type != n.snowflake_type:
-        op, np_ = number_parts(o.snowflake_type), number_parts(n.snowflake_type)
-        widened = op and np_ and op[1] == np_[1] and np_[0] > op[0]
-        out.append(
-            Change(
-                "type_widened" if widened else "type_changed",
-                col,
-                f"{col}: type {o.snowflake_type} -> {n.snowflake_type}",
-                MINOR if widened else BREAKING,
-            )
-        )
-    _flag(out, col, "not_null", not o.nullable, not n.nullable, "required (NOT NULL)")
-    _flag(out, col, "unique", o.unique, n.unique, "unique")
-    if o.enum != n.enum:
-        if n.enum is None:
-            out.append(Change("enum_removed", col, f"{col}: enum {list(o.enum or ())} removed", BREAKING))
-        elif o.enum is None:
-            out.append(Change("enum_added", col, f"{col}: enum {list(n.enum)} added", MINOR, True))
-        else:
-            added = [v for v in n.enum if v not in o.enum]
-            removed = [v for v in o.enum if v not in n.enum]
-            if added:  # consumers' CASE/lookup logic does not know the new value
-                out.append(Change("enum_value_added", col, f"{col}: enum value(s) {added} added", BREAKING))
-            if removed:
-                out.append(
-                    Change("enum_value_removed", col, f"{col}: enum value(s) {removed} removed", MINOR, True)
-                )
-    _bound(out, col, "minimum", o.minimum, n.minimum, _greater)
-    _bound(out, col, "exclusiveMinimum", o.exclusive_minimum, n.exclusive_minimum, _greater)
-    _bound(out, col, "maximum", o.maximum, n.maximum, _less)
-    _bound(out, col, "exclusiveMaximum", o.exclusive_maximum, n.exclusive_maximum, _less)
-    _bound(out, col, "maxLength", o.max_length, n.max_length, _less)
-    if o.pattern != n.pattern:
-        if n.pattern is None or o.pattern is not None:
-            # Whether one regex accepts a subset of another is not decidable here: assume looser.
-            out.append(
-                Change(
-                    "pattern_changed", col, f"{col}: pattern {_fmt(o.pattern)} -> {_fmt(n.pattern)}", BREAKING
-                )
-            )
-        else:
-            out.append(Change("pattern_added", col, f"{col}: pattern {n.pattern} added", MINOR, True))
-    if o.classification != n.classification:
-        up = CLASSIFICATION_RANK.get(n.classification or "", -1) > CLASSIFICATION_RANK.get(
-            o.classification or "", -1
-        )
-        out.append(
-            Change(
-                "classification_changed",
-                col,
-                f"{col}: classification {_fmt(o.classification)} -> {_fmt(n.classification)}"
-                + (" (consumers may lose access or see masked values)" if up else ""),
-                BREAKING if up else MINOR,
-            )
-        )
-    if o.description != n.description:
-        out.append(Change("description_changed", col, f"{col}: description changed", PATCH))
-    if o.tags != n.tags:
-        out.append(Change("tags_changed", col, f"{col}: tags {list(o.tags)} -> {list(n.tags)}", PATCH))
-    return out
+def _must(c: Column | None) -> Column:
+    assert c is not None  # both names come from the contracts' own column lists
+    return c
 
 
 def diff_contracts(old: Contract | dict[str, Any], new: Contract | dict[str, Any]) -> ContractDiff:
@@ -212,21 +134,60 @@ def diff_contracts(old: Contract | dict[str, Any], new: Contract | dict[str, Any
                 "product_renamed", None, f"product {op.domain}.{op.name} -> {np_.domain}.{np_.name}", BREAKING
             )
         )
-    for key in ("owner", "status", "description", "tags"):
+    if o.title != n.title:  # the table and view consumers query (the gate also requires title == name)
+        out.append(Change("title_changed", None, f"title (table name) {o.title} -> {n.title}", BREAKING))
+    for key in ("owner", "status"):
         if getattr(op, key) != getattr(np_, key):
             out.append(
                 Change(f"{key}_changed", None, f"{key}: {getattr(op, key)} -> {getattr(np_, key)}", PATCH)
             )
-    if (o.title, o.description, o.tags) != (n.title, n.description, n.tags):
-        out.append(Change("description_changed", None, "title/description/tags changed", PATCH))
+    if op.deprecation_date != np_.deprecation_date:
+        out.append(
+            Change(
+                "deprecation_date_changed",
+                None,
+                f"deprecation date {fmt(op.deprecation_date)} -> {fmt(np_.deprecation_date)}",
+                PATCH,
+            )
+        )
+    if op.description != np_.description:
+        out.append(Change("product_description_changed", None, "product description changed", PATCH))
+    if op.tags != np_.tags:
+        out.append(
+            Change("product_tags_changed", None, f"product tags {list(op.tags)} -> {list(np_.tags)}", PATCH)
+        )
+    if o.description != n.description:
+        out.append(Change("description_changed", None, "description changed", PATCH))
+    if o.tags != n.tags:
+        out.append(Change("tags_changed", None, f"tags {list(o.tags)} -> {list(n.tags)}", PATCH))
 
     removed = {c.name: c.snowflake_type for c in o.columns if n.column(c.name) is None}
     added = {c.name: c.snowflake_type for c in n.columns if o.column(c.name) is None}
-    renames = dict(pair_renames(removed, added))
+    renames, ambiguous = pair_columns(removed, added)
     for old_name, new_name in renames.items():
-        out.append(Change("column_renamed", old_name, f"column {old_name} renamed to {new_name}", BREAKING))
+        out.append(
+            Change(
+                "column_renamed",
+                old_name,
+                f"column {old_name} renamed to {new_name}",
+                BREAKING,
+                new_column=new_name,
+            )
+        )
+        out.extend(renamed_column_changes(_must(o.column(old_name)), _must(n.column(new_name))))
     for name in removed:
-        if name not in renames:
+        if name in ambiguous:
+            options = " or ".join(ambiguous[name])
+            out.append(
+                Change(
+                    "column_rename_ambiguous",
+                    name,
+                    f"column {name} removed; renamed to {options}? (ambiguous: not paired)",
+                    BREAKING,
+                    candidates=tuple(ambiguous[name]),
+                )
+            )
+        elif name not in renames:
             out.append(Change("column_removed", name, f"column {name} removed", BREAKING))
     for name, type_ in added.items():
         if name not in renames.values():
@@ -236,9 +197,9 @@ def diff_contracts(old: Contract | dict[str, Any], new: Contract | dict[str, Any
     for c in o.columns:
         nc = n.column(c.name)
         if nc is not None:
-            out.extend(_column_changes(c, nc))
+            out.extend(column_changes(c, nc))
 
-    _flag(
+    flag(
         out,
         None,
         "closed_schema",
@@ -267,7 +228,7 @@ def diff_contracts(old: Contract | dict[str, Any], new: Contract | dict[str, Any
             )
 
     os_, ns = o.sla, n.sla
-    _bound(out, None, "max_age_hours", os_ and os_.max_age_hours, ns and ns.max_age_hours, _less)
+    bound(out, None, "max_age_hours", os_ and os_.max_age_hours, ns and ns.max_age_hours, less)
     if os_ and ns:
         if renames.get(os_.freshness_column, os_.freshness_column) != ns.freshness_column:
             out.append(
@@ -282,13 +243,13 @@ def diff_contracts(old: Contract | dict[str, Any], new: Contract | dict[str, Any
             out.append(Change("schedule_changed", None, f"schedule {os_.schedule} -> {ns.schedule}", PATCH))
 
     oq, nq = o.quality, n.quality
-    _bound(out, None, "row_count_min", oq.row_count_min, nq.row_count_min, _greater)
-    _bound(out, None, "row_count_max", oq.row_count_max, nq.row_count_max, _less)
+    bound(out, None, "row_count_min", oq.row_count_min, nq.row_count_min, greater)
+    bound(out, None, "row_count_max", oq.row_count_max, nq.row_count_max, less)
     for key in ("max_null_pct", "max_duplicate_pct"):
         old_map = {renames.get(k, k): v for k, v in getattr(oq, key).items()}
         new_map = getattr(nq, key)
         for col in sorted(set(old_map) | set(new_map)):
-            _bound(out, col, key, old_map.get(col), new_map.get(col), _less)
+            bound(out, col, key, old_map.get(col), new_map.get(col), less)
     old_custom, new_custom = {c.name: c for c in oq.custom}, {c.name: c for c in nq.custom}
     for name in sorted(set(old_custom) | set(new_custom)):
         oc, nc = old_custom.get(name), new_custom.get(name)

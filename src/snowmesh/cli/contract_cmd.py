@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from snowmesh.cli.ui import RichReporter, console, err_console
-from snowmesh.errors import ContractViolation, InputError, StepFailed
+from snowmesh.errors import ContractViolation, InputError, MeshError, StepFailed
 
 Project = Annotated[
     Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")
@@ -187,22 +187,35 @@ def diff(
     connection: Connection = None,
 ) -> None:
     """Classify the changes between two contract versions from the consumer's side; check the semver bump."""
+    from governance.diff import title_problem
     from snowmesh.contracts.compare import diff as do_diff
     from snowmesh.contracts.compare import outcome_dict, verify_table
     from snowmesh.contracts.loading import load_path
 
     if fmt not in ("text", "json"):
         raise InputError(f"--format must be text or json, got {fmt!r}")
-    outcome = do_diff(load_path(old), load_path(new), allow_breaking)
-    if verify and outcome.needs_verification and outcome.breaking_ok and outcome.diff.semver_ok:
-        from governance.validate import validate_table
-        from snowmesh.manifest import load_mesh
-        from snowmesh.target import open_target
+    try:
+        loaded = [load_path(old), load_path(new)]
+        for one in loaded:
+            problem = title_problem(one.contract)
+            if problem:  # the gate refuses such a file as bad input: so does the diff
+                raise InputError(f"{one.path}: $.title: {problem}", hint="a product's title is its name")
+        outcome = do_diff(loaded[0], loaded[1], allow_breaking)
+        if verify and outcome.needs_verification and outcome.breaking_ok and outcome.diff.semver_ok:
+            from governance.validate import validate_table
+            from snowmesh.manifest import load_mesh
+            from snowmesh.target import open_target
 
-        mesh = load_mesh(project)
-        table = verify_table(mesh, outcome)
-        with open_target(mesh.root, connection) as target:  # read-only: no audit row for a proposal
-            outcome.verification = validate_table(target.session, outcome.new.contract, table)
+            mesh = load_mesh(project)
+            table = verify_table(mesh, outcome)
+            with open_target(mesh.root, connection) as target:  # read-only: no audit row for a proposal
+                outcome.verification = validate_table(target.session, outcome.new.contract, table)
+    except MeshError as exc:
+        if fmt == "json":  # a script reading stdout gets JSON either way (the line also goes to stderr)
+            error = {"message": exc.message, "hint": exc.hint}
+            verdict = "bad input" if exc.exit_code == 2 else "error"
+            typer.echo(json.dumps({"verdict": verdict, "exit_code": exc.exit_code, "error": error}, indent=2))
+        raise
     if fmt == "json":
         typer.echo(json.dumps(outcome_dict(outcome), indent=2))
         raise typer.Exit(outcome.exit_code)

@@ -94,6 +94,8 @@ def change_dict(c: Any) -> dict[str, Any]:
         "detail": c.detail,
         "class": c.klass,
         "verify_on_data": c.verify_on_data,
+        "new_column": c.new_column,
+        "candidates": list(c.candidates),
     }
 
 
