@@ -35,3 +35,15 @@ class StepFailed(MeshError):
 
 class ContractViolation(MeshError):
     """Data or schema broke a contract (exit 1: a result, not a usage error)."""
+
+
+class InputProblems(InputError):
+    """Every problem found in the input at once (the front door reports all, not the first).
+
+    ``problems`` holds one ``file: field: message`` line each; the message is those lines."""
+
+    def __init__(self, problems: list[str], hint: str | None = None) -> None:
+        self.problems = list(problems)
+        head = self.problems[0] if len(self.problems) == 1 else f"{len(self.problems)} problems in the input:"
+        body = "" if len(self.problems) == 1 else "\n  " + "\n  ".join(self.problems)
+        super().__init__(head + body, hint)

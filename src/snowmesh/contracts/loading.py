@@ -6,7 +6,6 @@ name, resolved through the manifests) or by a file path.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from governance.contract import Contract, ContractError, parse_contract
 from snowmesh.errors import InputError
 from snowmesh.manifest.model import Mesh, Product
+from snowmesh.readers import read_json_object
 
 
 @dataclass(frozen=True)
@@ -25,19 +25,8 @@ class LoadedContract:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{path}: a contract must be a JSON object")
-    return doc
+    """A contract file through the strict reader (size, UTF-8, duplicate keys, an object)."""
+    return read_json_object(path)
 
 
 def parse(doc: dict[str, Any], source: str) -> Contract:
@@ -79,6 +68,9 @@ def resolve(mesh: Mesh, ref: str) -> LoadedContract:
         product = next((p for p in mesh.products if p.key == key), None)
         return LoadedContract(loaded.doc, loaded.contract, path, product)
     product = find_product(mesh, ref)
+    if product.contract in mesh.contracts:  # validated by the front door (load_mesh)
+        doc, contract = mesh.contracts[product.contract]
+        return LoadedContract(doc, contract, mesh.root / product.contract, product)
     loaded = load_path(mesh.root / product.contract, product.contract)
     check_matches_product(product, loaded.contract)
     return LoadedContract(loaded.doc, loaded.contract, loaded.path, product)

@@ -1,8 +1,19 @@
-"""Load ``domains/*/domain.yml`` into the model, failing with one clear message per problem.
+"""The front door: load and validate the whole mesh, or report every problem in it.
 
-Order of checks: YAML syntax -> JSON Schema (shape, plain identifiers) -> reserved words ->
-cross-domain references (consumers, inputs, contracts) -> product dependency cycles.
-Nothing is deployed from a mesh that fails any of them.
+:func:`load_mesh` is the one function every command calls before it opens a connection. It
+reads ``domains/*/domain.yml`` and every contract they reference, and returns a typed,
+immutable :class:`Mesh`, or raises :class:`InputProblems` listing *all* problems, each as
+``<file>: <field>: <message>``. When it raises, nothing has been sent anywhere.
+
+Order (later stages run only on what passed the earlier ones, so one typo gives one line):
+1. strict reading (snowmesh.readers: size, UTF-8, YAML syntax, duplicate keys, aliases);
+2. the manifest's JSON Schema, then reserved words and control characters in any string;
+3. per-domain rules (snowmesh.manifest.checks): cron, time zone, NUMBER(p,s), handlers that
+   resolve to a function, derived names within Snowflake's limits, unique names and keys;
+4. across domains: the same domain or database twice, two sources on one landing prefix,
+   consumers, inputs, dependency cycles;
+5. every contract file of every product (all major versions in its folder) with the full
+   contract engine (governance.contract), and its agreement with the manifest entry.
 """
 
 from __future__ import annotations
@@ -10,14 +21,16 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
-import yaml
 
-from governance.sql import IdentifierError, check_ident
-from snowmesh.errors import InputError
+from governance.contract import Contract, ContractError, parse_contract
+from snowmesh.errors import InputError, InputProblems
+from snowmesh.manifest import checks
 from snowmesh.manifest.model import Column, Domain, InputRef, Mesh, Product, Source, Warehouse
+from snowmesh.readers import read_json_object, read_yaml
 
 _IDENT_PATTERN = "^[A-Z_][A-Z0-9_$]{0,254}$"
 
@@ -35,46 +48,94 @@ def json_path(parts: Any) -> str:
     return out or "(top level)"
 
 
-def _fail(path: Path, where: str, message: str, hint: str | None = None) -> InputError:
-    return InputError(f"{path}: {where}: {message}", hint)
+class Problems:
+    """Collects ``file: field: message`` lines; :meth:`raise_if_any` turns them into one error."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.hint: str | None = None
+
+    def add(self, file: Path | str, where: str, message: str, hint: str | None = None) -> None:
+        self.lines.append(f"{file}: {where}: {message}")
+        self.hint = self.hint or hint
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise InputProblems(self.lines, self.hint)
 
 
-def _read(path: Path, root: Path) -> dict[str, Any]:
-    rel = path.relative_to(root) if path.is_relative_to(root) else path
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(parse)"
-        raise _fail(rel, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise _fail(rel, "(top level)", "a domain manifest must be a mapping")
+def _schema_errors(rel: Path, data: dict[str, Any], out: Problems) -> None:
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
-    if errors:
-        err = errors[0]
+    for err in errors:
         msg = err.message
         if err.validator == "pattern" and err.schema.get("pattern") == _IDENT_PATTERN:
             msg = f"{err.instance!r} is not a plain Snowflake identifier (upper-case A-Z, 0-9, _ and $)"
-        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise _fail(rel, json_path(err.absolute_path), msg + more)
-    # Reserved words pass the identifier pattern; reject them here, naming the field.
-    _check_reserved(rel, data)
-    return data
+        out.add(rel, json_path(err.absolute_path), msg)
 
 
-def _check_reserved(rel: Path, data: Any, trail: tuple[Any, ...] = ()) -> None:
+def _read(path: Path, root: Path, out: Problems) -> dict[str, Any] | None:
+    """One manifest, checked on its own; None (with problems recorded) if it fails."""
+    rel = path.relative_to(root)
+    try:
+        data = read_yaml(path, rel)
+    except InputError as exc:  # already "file: line N: ..."
+        out.lines.append(exc.message)
+        return None
+    if not isinstance(data, dict):
+        out.add(rel, "(top level)", "a domain manifest must be a mapping")
+        return None
+    before = len(out.lines)
+    for trail, msg in checks.control_char_problems(data):
+        out.add(rel, json_path(trail), msg)
+    if len(out.lines) == before:  # the schema's "$" would accept the trailing newline found above
+        _schema_errors(rel, data, out)
+    if len(out.lines) == before:
+        _check_reserved(rel, data, out)
+    if len(out.lines) == before:
+        _check_domain(rel, root, data, out)
+    return data if len(out.lines) == before else None
+
+
+def _check_reserved(rel: Path, data: Any, out: Problems, trail: tuple[Any, ...] = ()) -> None:
+    """Reserved words pass the identifier pattern; reject them here, naming the field."""
     if isinstance(data, dict):
         for k, v in data.items():
             if k in {"name", "database"} and isinstance(v, str):
-                try:
-                    check_ident(v)
-                except IdentifierError as exc:
-                    raise _fail(rel, json_path((*trail, k)), str(exc)) from None
-            _check_reserved(rel, v, (*trail, k))
+                problem = checks.ident_problem(v)
+                if problem:
+                    out.add(rel, json_path((*trail, k)), problem)
+            _check_reserved(rel, v, out, (*trail, k))
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            _check_reserved(rel, v, (*trail, i))
+            _check_reserved(rel, v, out, (*trail, i))
+
+
+def _check_domain(rel: Path, root: Path, data: dict[str, Any], out: Problems) -> None:
+    """Rules within one manifest that its schema cannot state."""
+    for msg in checks.cron_problems(data["schedule"]["cron"]):
+        out.add(rel, "schedule.cron", msg)
+    tz_problem = checks.timezone_problem(data["schedule"].get("timezone", "UTC"))
+    if tz_problem:
+        out.add(rel, "schedule.timezone", tz_problem)
+    for where, msg in checks.derived_name_problems(data):
+        out.add(rel, where, msg)
+    for what in ("sources", "products"):
+        _check_unique(rel, what, [x["name"] for x in data[what]], out)
+    for si, s in enumerate(data["sources"]):
+        names = [c["name"] for c in s["columns"]]
+        _check_unique(rel, f"sources[{si}].columns", names, out)
+        for ci, c in enumerate(s["columns"]):
+            problem = checks.number_problem(c["type"])
+            if problem:
+                out.add(rel, f"sources[{si}].columns[{ci}].type", problem)
+        for ki, k in enumerate(s.get("key", ())):
+            if k not in names:
+                out.add(rel, f"sources[{si}].key[{ki}]", f"{k!r} is not a column of {s['name']}")
+    for pi, p in enumerate(data["products"]):
+        problem = checks.handler_problem(root, p["handler"])
+        if problem:
+            out.add(rel, f"products[{pi}].handler", problem)
 
 
 def _build(data: dict[str, Any], path: Path) -> Domain:
@@ -116,91 +177,147 @@ def _build(data: dict[str, Any], path: Path) -> Domain:
     )
 
 
-def _check_unique(rel: Path, where: str, names: list[str]) -> None:
+def _check_unique(rel: Path, where: str, names: list[str], out: Problems) -> None:
     seen: set[str] = set()
     for i, n in enumerate(names):
         if n in seen:
-            raise _fail(rel, f"{where}[{i}].name", f"{n!r} is declared twice")
+            out.add(rel, f"{where}[{i}].name", f"{n!r} is declared twice")
         seen.add(n)
 
 
-def _check_mesh(mesh: Mesh) -> None:
+def _check_mesh(mesh: Mesh, out: Problems) -> None:
+    """Rules across domains: names, databases, landing prefixes, consumers, inputs, cycles."""
     by_name = {d.name: d for d in mesh.domains}
     known = ", ".join(sorted(by_name))
+    first: dict[tuple[str, str], str] = {}
     for d in mesh.domains:
         rel = d.path.relative_to(mesh.root)
-        _check_unique(rel, "sources", [s.name for s in d.sources])
-        _check_unique(rel, "products", [p.name for p in d.products])
+        for what, value in (("name", d.name), ("database", d.database), ("warehouse.name", d.warehouse.name)):
+            other = first.setdefault((what, value), str(rel))
+            if other != str(rel):
+                out.add(rel, what, f"{value!r} is already declared by {other}")
         for si, s in enumerate(d.sources):
-            cols = {c.name for c in s.columns}
-            _check_unique(rel, f"sources[{si}].columns", [c.name for c in s.columns])
-            for ki, k in enumerate(s.key):
-                if k not in cols:
-                    raise _fail(rel, f"sources[{si}].key[{ki}]", f"{k!r} is not a column of {s.name}")
+            spot = f"s3://{d.bucket}/{s.prefix}/"
+            other = first.setdefault(("prefix", spot), f"{rel} sources[{si}]")
+            if not other.startswith(f"{rel} sources[{si}]"):
+                out.add(rel, f"sources[{si}].prefix", f"{spot} is also the landing prefix of {other}: every file would load twice")
         for pi, p in enumerate(d.products):
             for ci, c in enumerate(p.consumers):
                 if c not in by_name:
-                    raise _fail(rel, f"products[{pi}].consumers[{ci}]", f"{c!r} is not a domain (known: {known})")
-                if c == d.name:
-                    raise _fail(rel, f"products[{pi}].consumers[{ci}]", "a domain does not consume its own product")
-            if not (mesh.root / p.contract).is_file():
-                raise _fail(rel, f"products[{pi}].contract", f"{p.contract} does not exist")
+                    out.add(rel, f"products[{pi}].consumers[{ci}]", f"{c!r} is not a domain (known: {known})")
+                elif c == d.name:
+                    out.add(rel, f"products[{pi}].consumers[{ci}]", "a domain does not consume its own product")
             for ii, ref in enumerate(p.inputs):
-                where = f"products[{pi}].inputs[{ii}]"
-                if ref.is_raw:
-                    if ref.name not in {s.name for s in d.sources}:
-                        raise _fail(rel, where, f"{ref} is not a source of {d.name}")
-                    continue
-                producer = by_name.get(ref.namespace)
-                if producer is None:
-                    raise _fail(rel, where, f"{ref.namespace!r} is not a domain (known: {known})")
-                if ref.name not in {x.name for x in producer.products}:
-                    raise _fail(rel, where, f"{ref.namespace} publishes no product {ref.name!r}")
-                if ref.namespace != d.name and d.name not in producer.product(ref.name).consumers:
-                    raise _fail(
-                        rel,
-                        where,
-                        f"{d.name} reads {ref} but is not a declared consumer of it",
-                        hint=f"add {d.name} to consumers of {ref.name} in domains/{producer.name.lower()}/domain.yml",
-                    )
-    _check_cycles(mesh)
-    dbs = [d.database for d in mesh.domains]
-    if len(set(dbs)) != len(dbs):
-        raise InputError(f"two domains share a database: {sorted(dbs)}")
+                _check_input(mesh, d, rel, f"products[{pi}].inputs[{ii}]", ref, out, known)
+    if not out.lines:
+        _check_cycles(mesh, out)
 
 
-def _check_cycles(mesh: Mesh) -> None:
+def _check_input(mesh: Mesh, d: Domain, rel: Path, where: str, ref: InputRef, out: Problems, known: str) -> None:
+    if ref.is_raw:
+        if ref.name not in {s.name for s in d.sources}:
+            out.add(rel, where, f"{ref} is not a source of {d.name}")
+        return
+    producer = next((x for x in mesh.domains if x.name == ref.namespace), None)
+    if producer is None:
+        out.add(rel, where, f"{ref.namespace!r} is not a domain (known: {known})")
+    elif ref.name not in {x.name for x in producer.products}:
+        out.add(rel, where, f"{ref.namespace} publishes no product {ref.name!r}")
+    elif ref.namespace != d.name and d.name not in producer.product(ref.name).consumers:
+        out.add(
+            rel, where, f"{d.name} reads {ref} but is not a declared consumer of it",
+            hint=f"add {d.name} to consumers of {ref.name} in {producer.path.relative_to(mesh.root)}",
+        )
+
+
+def _check_cycles(mesh: Mesh, out: Problems) -> None:
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
-    def visit(p: Product, path: list[str]) -> None:
+    def visit(p: Product, path: list[str]) -> bool:
         if state.get(p.key) == 2:
-            return
+            return True
         if state.get(p.key) == 1:
             cycle = " -> ".join(path[path.index(p.key):] + [p.key])
             d = mesh.domain(p.domain)
-            raise _fail(d.path.relative_to(mesh.root), f"products ({p.name}).inputs", f"dependency cycle: {cycle}")
+            out.add(d.path.relative_to(mesh.root), f"products ({p.name}).inputs", f"dependency cycle: {cycle}")
+            return False
         state[p.key] = 1
         for up in mesh.upstream(p):
-            visit(up, [*path, p.key])
+            if not visit(up, [*path, p.key]):
+                return False
         state[p.key] = 2
+        return True
 
     for p in mesh.products:
-        visit(p, [])
+        if not visit(p, []):
+            return
+
+
+def _contract_files(mesh: Mesh, p: Product) -> list[str]:
+    """The product's contract and every other major version beside it (deployed within its window)."""
+    folder = (mesh.root / p.contract).parent
+    others = sorted(folder.glob("v*.json")) if folder.is_dir() else []
+    rels = [str(f.relative_to(mesh.root)) for f in others]
+    return [p.contract] + [r for r in rels if r != p.contract]
+
+
+def _load_contracts(mesh: Mesh, out: Problems) -> dict[str, tuple[dict[str, Any], Contract]]:
+    loaded: dict[str, tuple[dict[str, Any], Contract]] = {}
+    for d in mesh.domains:
+        rel = d.path.relative_to(mesh.root)
+        for pi, p in enumerate(d.products):
+            if not (mesh.root / p.contract).is_file():
+                out.add(rel, f"products[{pi}].contract", f"{p.contract} does not exist")
+                continue
+            for file in _contract_files(mesh, p):
+                try:
+                    doc = read_json_object(mesh.root / file, file)
+                except InputError as exc:  # already "file: line N: ..."
+                    out.lines.append(exc.message)
+                    continue
+                try:
+                    contract = parse_contract(doc, source=file)
+                except ContractError as exc:
+                    for path, msg in exc.errors:
+                        out.add(file, path, msg, hint="the contract format is described in docs/contracts.md")
+                    continue
+                _check_matches(file, p, contract, out, current=file == p.contract)
+                loaded[file] = (doc, contract)
+    return loaded
+
+
+def _check_matches(file: str, p: Product, contract: Contract, out: Problems, current: bool) -> None:
+    """The manifest and the contract agree on the product and the major version (= the file name)."""
+    cp = contract.product
+    if (cp.domain, cp.name) != (p.domain, p.name):
+        out.add(file, "$.x-product", f"x-product is {cp.domain}.{cp.name}, but the manifest uses this contract for {p.key}")
+    if contract.title != p.name:
+        out.add(file, "$.title", f"{contract.title!r} is not the product name {p.name!r}")
+    stem = Path(file).stem
+    if stem != f"v{cp.major}":
+        out.add(file, "$.x-product.version", f"version {cp.version} does not match the file name {stem}.json",
+                hint="a major version bump goes into a new file v<MAJOR>.json")
+    elif current and cp.major != p.major:
+        out.add(file, "$.x-product.version", f"version {cp.version} is not major {p.major}")
 
 
 def load_mesh(root: Path | str = ".") -> Mesh:
-    """Load and validate every ``domains/*/domain.yml`` under ``root``."""
+    """Load and validate the mesh under ``root`` (see the module docstring), or raise InputProblems."""
     root = Path(root).resolve()
     files = sorted((root / "domains").glob("*/domain.yml"))
     if not files:
-        raise InputError(f"no domain manifests found under {root / 'domains'}", hint="run mesh from the project root")
+        raise InputProblems([f"{root / 'domains'}: no domain manifests (domains/<domain>/domain.yml) found"],
+                            hint="run mesh from the project root, or pass --project")
+    out = Problems()
     domains = []
     for f in files:
-        data = _read(f, root)
-        domains.append(_build(data, f))
-    names = [d.name for d in domains]
-    if len(set(names)) != len(names):
-        raise InputError(f"two manifests declare the same domain name: {sorted(names)}")
+        data = _read(f, root, out)
+        if data is not None:
+            domains.append(_build(data, f))
+    out.raise_if_any()
     mesh = Mesh(root=root, domains=tuple(domains))
-    _check_mesh(mesh)
-    return mesh
+    _check_mesh(mesh, out)
+    out.raise_if_any()
+    contracts = _load_contracts(mesh, out)
+    out.raise_if_any()
+    return Mesh(root=root, domains=mesh.domains, contracts=MappingProxyType(contracts))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import governance.ingest as ingest_names  # table names shared with the in-warehouse ingest
 
@@ -126,6 +128,14 @@ class Domain:
 class Mesh:
     root: Path
     domains: tuple[Domain, ...]
+    # Every contract file the manifests reference (each product's and its other major versions),
+    # keyed by its path under root: (document, parsed Contract). Filled by the front door,
+    # load_mesh, only after every file passed the contract engine.
+    contracts: Mapping[str, tuple[dict[str, Any], Any]] = field(default_factory=dict, compare=False, repr=False)
+
+    def contract_doc(self, rel: str) -> dict[str, Any]:
+        """A validated contract document by its path under root (e.g. ``product.contract``)."""
+        return self.contracts[rel][0]
 
     def domain(self, name: str) -> Domain:
         for d in self.domains:
