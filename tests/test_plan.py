@@ -1,18 +1,24 @@
-"""The rendered deploy plan: real Snowflake SQL, one quoting function, what the manifests imply."""
+"""The rendered deploy plan: real Snowflake SQL, one quoting function, what the manifests imply.
+
+Guards: every statement fits Snowflake's grammar (tests/sql_grammar.py), consumer grants follow declarations only."""
 
 from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import sqlglot
+from sql_grammar import check_all
 from sqlglot import exp
 
 from snowmesh.deploy import render
-from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.plan import build_plan, publish_statements
 from snowmesh.deploy.statements import Kind
 from snowmesh.manifest import load_mesh
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meshes"
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +26,21 @@ def plan(root):
     return build_plan(load_mesh(root), local=False)
 
 
-def test_every_statement_parses_with_sqlglot_snowflake(plan) -> None:
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # Command fallbacks are expected for GRANT etc.
+def test_every_statement_fits_a_snowflake_grammar(root, plan) -> None:
+    """Not only "sqlglot returns something": a statement sqlglot keeps as an opaque Command must fit
+    the grammar of its Snowflake reference page (tests/sql_grammar.py), else the test fails."""
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # Command fallbacks are decided by sql_grammar
+    mesh = load_mesh(root)
+    local = build_plan(mesh, local=True)
+    publish = [s for p in mesh.products for lp in (False, True) for s in publish_statements(mesh, p, local=lp)]
+    fitted = check_all([*plan.all, *plan.publish_grants, *local.all, *local.publish_grants, *publish])
+    # Every kind the renderer emits is covered, by a sqlglot tree or a grammar of its own.
+    assert {"grant privileges", "grant role", "grant database role", "create role", "create database role",
+            "create resource monitor", "alter warehouse set monitor", "alter schema managed access",
+            "create masking policy", "alter masking policy body", "alter tag masking policy",
+            "alter view column tag", "sqlglot:Create"} <= set(fitted), fitted
     for stmt in plan.all:
-        tree = sqlglot.parse_one(stmt.sql, read="snowflake")  # raises ParseError on bad SQL
-        assert tree is not None, stmt.sql
+        tree = sqlglot.parse_one(stmt.sql, read="snowflake")
         if stmt.kind in (Kind.DATABASE, Kind.SCHEMA, Kind.TABLE, Kind.VIEW, Kind.WAREHOUSE):
             # Kinds sqlglot models fully must parse as real syntax trees, not an opaque Command.
             assert isinstance(tree, exp.Create), stmt.sql
@@ -68,6 +84,20 @@ def test_consumers_get_select_on_published_views_only(plan) -> None:
     ])
     for g in consumer_grants:
         assert '"RAW"' not in g and '"STAGING"' not in g and " TABLE" not in g, g
+
+
+def test_undeclared_consumers_get_no_grant() -> None:
+    """A producer product nobody declared as input, and a domain that reads nothing: no grant for
+    either (fixture tests/fixtures/meshes/three_domains: SHOP.BASKETS has no consumer, STOCK reads nothing)."""
+    mesh = load_mesh(FIXTURES / "three_domains")
+    for p in (build_plan(mesh, local=False), build_plan(mesh, local=True)):
+        selects = sorted({g.sql for g in [*p.all, *p.publish_grants] if g.sql.startswith("GRANT SELECT ON VIEW")})
+        # Expected from the manifests' consumers lists, read independently of the plan.
+        assert selects == [('GRANT SELECT ON VIEW "SHOP_DB"."PRODUCTS"."ORDERS_DAILY_V1" '
+                            'TO DATABASE ROLE "SHOP_DB"."CONSUMER_LEDGER"')]
+        sql = "\n".join(s.sql for s in [*p.all, *p.publish_grants])
+        assert "BASKETS_V1" not in sql and "LEVELS_V1" not in sql
+        assert "CONSUMER_STOCK" not in sql and '"STOCK_DB"."CONSUMER_' not in sql
 
 
 def test_local_plan_swaps_the_external_stage_for_an_internal_one(root, plan) -> None:
