@@ -2,37 +2,36 @@
 
     .venv/bin/python bench/bench_run.py                 # 100k and 1M clicks
     .venv/bin/python bench/bench_run.py 100000 1000000 10000000
+    .venv/bin/python bench/bench_run.py --smoke         # CI: 100k clicks, about 10 s
 
 Each scale runs in its own process on a fresh scratch local account (SNOWMESH_STATE_DIR in a
 temp folder), so its peak memory is its own. Transactions scale with clicks (a tenth). Peak
 memory is the client's max RSS plus the fakesnow and moto servers' peak RSS (VmHWM), each
-measured by the kernel. Results are printed, appended to bench/results/run.jsonl, and
-summarised: seconds per step, and seconds per million clicks between scales (linearity).
+measured by the kernel. Each scale's figures are one line of bench/results/run.jsonl in the
+bench format (bench/figures.py, bench/README.md); then a summary: seconds per step, and seconds
+per million clicks between scales (linearity). Exit 1 if a run fails (a task, or a quarantined
+line the generator did not corrupt); the figures are reported against the targets, not gated.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import figures  # bench/figures.py: a script's own folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _vm_hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+SMOKE_CLICKS = 100_000  # also the CI report's figure (README: a 100k-click benchmark as a report)
+GIB = 1024**3
+# Issue 15's memory targets (peak of client + fakesnow + moto) and the linearity target.
+TARGETS = {"peak_rss_bytes": {"1000000": GIB, "10000000": 3 * GIB}, "seconds_per_extra_million_clicks": 6.0}
 
 
 def _quarantine_matches(target, mesh, landed) -> bool:
@@ -48,7 +47,7 @@ def _quarantine_matches(target, mesh, landed) -> bool:
     return True
 
 
-def run_scale(clicks: int) -> dict:
+def run_scale(clicks: int, smoke: bool = False) -> dict:
     from snowmesh.console import SilentReporter
     from snowmesh.landing import LandOptions, land_mesh
     from snowmesh.local import servers
@@ -76,61 +75,80 @@ def run_scale(clicks: int) -> dict:
             for task in report.tasks:
                 steps[f"{task.dag}.{task.task}"] = task.seconds
             quarantine_exact = _quarantine_matches(target, mesh, landed)
-            server_peak = sum(_vm_hwm_kib(s.pid) for s in (srv.snowflake, srv.s3)) if srv else 0
+            server_peak = sum(figures.vm_hwm_bytes(s.pid) for s in (srv.snowflake, srv.s3)) if srv else 0
         total = time.perf_counter() - t0
-    client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    ok = all(t.status == "SUCCEEDED" for t in report.tasks)
-    return {
-        "clicks": clicks,
-        "ok": ok,
-        "total_s": round(total, 2),
-        "peak_rss_mib": round((client_peak + server_peak) / 1024, 1),
-        "client_peak_mib": round(client_peak / 1024, 1),
-        "servers_peak_mib": round(server_peak / 1024, 1),
-        "rows": {l.source: l.rows_landed for l in report.loads},
-        "quarantined": {l.source: l.rows_quarantined for l in report.loads},
-        "quarantine_lines_match_generator": quarantine_exact,
-        "steps_s": {k: round(v, 2) for k, v in steps.items()},
-    }
+    client_peak = figures.own_peak_rss_bytes()
+    tasks_ok = all(t.status == "SUCCEEDED" for t in report.tasks)
+    return figures.figure_line(
+        "run",
+        {"clicks": clicks},
+        ok=tasks_ok and quarantine_exact,
+        seconds={"total": total, **steps},
+        peak_rss_bytes=client_peak + server_peak,
+        figures={
+            "client_peak_rss_bytes": client_peak,
+            "servers_peak_rss_bytes": server_peak,
+            "tasks_succeeded": tasks_ok,
+            "quarantine_lines_match_generator": quarantine_exact,
+            "rows": {l.source: l.rows_landed for l in report.loads},
+            "quarantined": {l.source: l.rows_quarantined for l in report.loads},
+        },
+        targets=TARGETS,
+        smoke=smoke,
+    )
 
 
-def _run_child(clicks: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--one", str(clicks)], check=True, capture_output=True, text=True)
+def _run_child(clicks: int, smoke: bool) -> dict:
+    cmd = [sys.executable, __file__, "--one", str(clicks)] + (["--smoke"] if smoke else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
 def summary(results: list[dict]) -> str:
     """Steps side by side, then the marginal cost per million clicks between successive scales."""
-    steps = list(dict.fromkeys(k for r in results for k in r["steps_s"]))
-    head = f"{'step':52}" + "".join(f"{r['clicks']:>12,}" for r in results)
+    steps = list(dict.fromkeys(k for r in results for k in r["seconds"] if k != "total"))
+    head = f"{'step':52}" + "".join(f"{r['scale']['clicks']:>12,}" for r in results)
     lines = [head, "-" * len(head)]
     for k in steps:
-        lines.append(f"{k:52}" + "".join(f"{r['steps_s'].get(k, 0):12.2f}" for r in results))
-    lines.append(f"{'TOTAL s':52}" + "".join(f"{r['total_s']:12.2f}" for r in results))
-    lines.append(f"{'peak RSS MiB (client + servers)':52}" + "".join(f"{r['peak_rss_mib']:12.0f}" for r in results))
-    lines.append(f"{'quarantine lines = generator':52}" + "".join(f"{r['quarantine_lines_match_generator']!s:>12}" for r in results))
+        lines.append(f"{k:52}" + "".join(f"{r['seconds'].get(k, 0):12.2f}" for r in results))
+    lines.append(f"{'TOTAL s':52}" + "".join(f"{r['seconds']['total']:12.2f}" for r in results))
+    lines.append(f"{'peak RSS GiB (client + servers)':52}"
+                 + "".join(f"{r['peak_rss_bytes'] / GIB:12.2f}" for r in results))
+    lines.append(f"{'quarantine lines = generator':52}"
+                 + "".join(f"{r['figures']['quarantine_lines_match_generator']!s:>12}" for r in results))
+    for r in results:
+        limit = TARGETS["peak_rss_bytes"].get(str(r["scale"]["clicks"]))
+        if limit:
+            verdict = "meets" if r["peak_rss_bytes"] <= limit else "MISSES"
+            lines.append(f"{r['scale']['clicks']:,} clicks: peak {r['peak_rss_bytes'] / GIB:.2f} GiB {verdict} "
+                         f"the target <= {limit / GIB:.0f} GiB")
     for a, b in itertools.pairwise(results):
-        per_m = (b["total_s"] - a["total_s"]) / ((b["clicks"] - a["clicks"]) / 1e6)
-        lines.append(f"{a['clicks']:,} -> {b['clicks']:,} clicks: {per_m:.1f} s per extra million clicks")
+        per_m = (b["seconds"]["total"] - a["seconds"]["total"]) / ((b["scale"]["clicks"] - a["scale"]["clicks"]) / 1e6)
+        lines.append(f"{a['scale']['clicks']:,} -> {b['scale']['clicks']:,} clicks: {per_m:.1f} s per extra million "
+                     f"clicks (target <= {TARGETS['seconds_per_extra_million_clicks']:.0f})")
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
-    if argv[:1] == ["--one"]:
-        print(json.dumps(run_scale(int(argv[1]))))
-        return
-    scales = sorted(int(a) for a in argv) or [100_000, 1_000_000]
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("clicks", nargs="*", type=int, help="scales, in clicks (default: 100000 1000000)")
+    ap.add_argument("--smoke", action="store_true", help=f"one small scale ({SMOKE_CLICKS:,} clicks) for CI")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process of one scale
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_scale(args.one, args.smoke)))
+        return 0
+    scales = [SMOKE_CLICKS] if args.smoke else sorted(args.clicks) or [100_000, 1_000_000]
     results = []
     for clicks in scales:
-        result = _run_child(clicks)
+        result = _run_child(clicks, args.smoke)
         results.append(result)
-        print(json.dumps(result, indent=2), flush=True)
-        with open(out / "run.jsonl", "a") as f:
-            f.write(json.dumps(result) + "\n")
+        path = figures.append(result)
+        print(json.dumps(result), flush=True)
+    print(f"figures appended to {path}")
     print(summary(results))
+    return 0 if all(r["ok"] for r in results) else 1
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

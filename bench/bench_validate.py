@@ -1,6 +1,7 @@
 """Benchmark: validate a 10M-row product with ~12 data checks, against hand-written DuckDB.
 
     .venv/bin/python bench/bench_validate.py [--rows 10000000] [--repeat 3]
+    .venv/bin/python bench/bench_validate.py --smoke     # CI: 100k rows, once, a few seconds
 
 On a scratch local account (a temporary SNOWMESH_STATE_DIR, removed afterwards):
 
@@ -10,16 +11,17 @@ On a scratch local account (a temporary SNOWMESH_STATE_DIR, removed afterwards):
 3. a copy of the table's DuckDB file is opened read-only, and one hand-written DuckDB
    aggregate query computes the same figures directly (runs alternate with step 2).
 
-It reports wall times (best of --repeat; also the median of the paired ratios), the number of data queries (must be 1) and the ratio
-ours / DuckDB (target <= 1.5x). Results also go to bench/results/validate.json (git-ignored).
+It reports wall times (best of --repeat; also the median of the paired ratios), the number of
+data queries (must be 1) and the ratio ours / DuckDB (target <= 1.5x, reported, not gated: shared
+machines vary). The figures are one line of bench/results/validate.jsonl in the bench format
+(bench/figures.py, bench/README.md). Exit 1 unless it is one data query with the same figures as
+DuckDB's and the contract passed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -28,8 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import figures  # bench/figures.py: a script's own folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 DB, SCHEMA, TABLE = "BENCH_DB", "DATA", "EVENTS"
+SMOKE_ROWS = 100_000
 
 CREATE = f"""CREATE OR REPLACE TABLE "{DB}"."{SCHEMA}"."{TABLE}" AS
 SELECT
@@ -98,7 +103,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="100k rows, once: the CI smoke run")
     args = ap.parse_args()
+    if args.smoke:
+        args.rows, args.repeat = SMOKE_ROWS, 1
 
     state = Path(tempfile.mkdtemp(prefix="snowmesh-bench-"))
     os.environ["SNOWMESH_STATE_DIR"] = str(state)  # never the user's .mesh
@@ -114,13 +122,15 @@ def run(args: argparse.Namespace, state: Path) -> int:
     from governance.checks import build_checks
     from governance.contract import parse_contract
     from governance.validate import validate_table
-    from snowmesh.contracts.targets import target_for
     from snowmesh.local import servers
+    from snowmesh.target import open_target
 
+    started = time.perf_counter()
     contract = parse_contract(CONTRACT, "bench contract")
     table = f"{DB}.{SCHEMA}.{TABLE}"
     now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    with target_for(ROOT, None, keep_servers=False) as target:
+    with open_target(ROOT, None, keep_servers=False) as target:
+        srv = servers.running(ROOT)
         target.sql(f'CREATE DATABASE IF NOT EXISTS "{DB}"')
         target.sql(f'CREATE SCHEMA IF NOT EXISTS "{DB}"."{SCHEMA}"')
         t0 = time.perf_counter()
@@ -145,42 +155,49 @@ def run(args: argparse.Namespace, state: Path) -> int:
         statements = len(session.sent) // args.repeat
         data_queries = report.queries
         ours_values = [r.observed for r in report.results if r.check not in ("type", "nullable")]
+        server_peak = figures.vm_hwm_bytes(srv.snowflake.pid) if srv else 0
     servers.stop(ROOT)
     ours_s, duck_s = min(ours), min(duck)
     median_ratio = statistics.median(o / d for o, d in zip(ours, duck))
 
     checks = build_checks(contract)
     ratio = ours_s / duck_s
-    result = {
-        "rows": rows,
-        "data_checks": len(checks),
-        "schema_checks": sum(1 for r in report.results if r.check in ("type", "nullable")),
-        "create_table_s": round(create_s, 3),
-        "validate_s": round(ours_s, 3),
-        "duckdb_s": round(duck_s, 3),
-        "ratio": round(ratio, 2),
-        "median_pairwise_ratio": round(median_ratio, 2),
-        "repeat": args.repeat,
-        "data_queries": data_queries,
-        "sql_statements_per_validation": statements,
-        "passed": report.passed,
-        "figures_match": [str(v) for v in ours_values] == [_fmt(v) for v in duck_row],
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "duckdb": duckdb.__version__,
-    }
+    figures_match = [str(v) for v in ours_values] == [_fmt(v) for v in duck_row]
+    ok = data_queries == 1 and figures_match and report.passed and rows == args.rows
+    line = figures.figure_line(
+        "validate",
+        {"rows": args.rows},
+        ok=ok,
+        seconds={"total": time.perf_counter() - started, "create_table": create_s, "validate": ours_s,
+                 "duckdb": duck_s},
+        peak_rss_bytes=figures.own_peak_rss_bytes() + server_peak,
+        figures={
+            "rows_counted": rows,
+            "data_checks": len(checks),
+            "schema_checks": sum(1 for r in report.results if r.check in ("type", "nullable")),
+            "ratio": round(ratio, 2),
+            "median_pairwise_ratio": round(median_ratio, 2),
+            "repeat": args.repeat,
+            "data_queries": data_queries,
+            "sql_statements_per_validation": statements,
+            "passed": report.passed,
+            "figures_match": figures_match,
+            "duckdb": duckdb.__version__,
+        },
+        targets={"data_queries": 1, "ratio": 1.5},
+        smoke=args.smoke,
+    )
     print(f"rows                  {rows:,}")
-    print(f"data checks           {len(checks)} (+{result['schema_checks']} schema checks from metadata)")
+    print(f"data checks           {len(checks)} (+{line['figures']['schema_checks']} schema checks from metadata)")
     print(f"create (one CTAS)     {create_s:.2f} s")
     print(f"validate_table        {ours_s:.3f} s  ({data_queries} data query, {statements} SQL statements)")
     print(f"hand-written DuckDB   {duck_s:.3f} s")
     print(
         f"ratio                 {ratio:.2f}x best/best, {median_ratio:.2f}x median of pairs  (target <= 1.5x)"
     )
-    print(f"same figures          {result['figures_match']}; contract passed: {report.passed}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "validate.json").write_text(json.dumps(result, indent=2) + "\n")
-    return 0 if data_queries == 1 else 1
+    print(f"same figures          {figures_match}; contract passed: {report.passed}")
+    print(f"figures appended to {figures.append(line)}")
+    return 0 if ok else 1
 
 
 def _fmt(v: Any) -> str:
