@@ -5,6 +5,9 @@ Root -> database -> schema -> TaskCollection / TaskResource (and ProcedureCollec
 tasks, records every call, answers like the account (qualified predecessor names, extra session
 parameters, new tasks suspended) and enforces Snowflake's rules -- a task of a started graph cannot
 be created, altered, resumed or dropped, and a started task cannot be altered or dropped.
+
+Guards: compare-then-apply of the task graphs, and that a dry run changes nothing on the account (tasks,
+registry, grants, policies: the fake Enterprise account of tests/fake_accounts.py refuses any write).
 """
 
 from __future__ import annotations
@@ -306,23 +309,27 @@ def test_tasks_dry_run_without_connection_lists_every_call_of_a_first_deploy(cap
         assert f"# {len(c.step.tasks)} created, 0 unchanged" in lines
 
 
-def _converged_account() -> EnterpriseAccount:
+def _converged_account(*, read_only: bool) -> EnterpriseAccount:
     """Enterprise edition, the classification tag already holding every masking policy the plan names."""
     plan = build_plan(MESH, local=False).statements
     held = [tuple(re.findall(r'"([^"]+)"', s.sql.split(" SET MASKING POLICY ")[1]))
             for s in plan if " SET MASKING POLICY " in s.sql]
-    return EnterpriseAccount([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")], held, read_only=True)
+    return EnterpriseAccount([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")], held, read_only=read_only)
 
 
 @contextmanager
-def _fake_target(monkeypatch, account: FakeAccount, deployed: list[str]):
+def _fake_target(monkeypatch, account: FakeAccount, deployed: list[str], *, dry_run: bool = False):
+    """``-c prod``: the task API is ``account``; SQL goes to a fake Enterprise account (yielded), read-only
+    for a dry run. The registry refresh is the real one (snowmesh.catalog.refresh_registry)."""
     import snowmesh.target
     from snowmesh.pipeline import runner
+
+    sql_account = _converged_account(read_only=dry_run)
 
     @contextmanager
     def open_target(root: Path, connection: str | None, **_: Any):
         assert connection == "prod"
-        yield _converged_account()
+        yield sql_account
 
     def fake_deploy(target: Any, mesh: Any, reporter: Any) -> ApplyResult:
         deployed.append("plan")
@@ -331,8 +338,7 @@ def _fake_target(monkeypatch, account: FakeAccount, deployed: list[str]):
     monkeypatch.setattr(snowmesh.target, "open_target", open_target)
     monkeypatch.setattr(tasks_mod, "root_for", lambda conn: account)
     monkeypatch.setattr(runner, "deploy", fake_deploy)
-    monkeypatch.setattr("snowmesh.catalog.refresh_registry", lambda target, mesh: 3)
-    yield
+    yield sql_account
 
 
 def test_mesh_deploy_with_a_connection_deploys_the_graphs_and_converges(monkeypatch, capsys) -> None:
@@ -348,10 +354,13 @@ def test_mesh_deploy_with_a_connection_deploys_the_graphs_and_converges(monkeypa
 
 def test_mesh_deploy_dry_run_with_a_connection_prints_statements_and_calls_and_changes_nothing(monkeypatch, capsys):
     account, deployed = FakeAccount(), []
-    with _fake_target(monkeypatch, account, deployed):
+    with _fake_target(monkeypatch, account, deployed, dry_run=True) as sql_account:
+        before = sql_account.snapshot()
         assert run_app(["deploy", "--project", str(ROOT), "-c", "prod", "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert deployed == [] and account.changes() == []
+    assert deployed == [] and account.changes() == [] and not any(account.tasks.values())
+    assert sql_account.writes == [] and sql_account.snapshot() == before
+    assert all(q.startswith(("SHOW ", "SELECT ")) for q in sql_account.ran)
     assert ('GRANT USAGE ON PROCEDURE "FINANCE_DB"."PRODUCTS"."ROI_BY_CAMPAIGN"(VARCHAR, VARCHAR) '
             'TO ROLE "FINANCE_ANALYST";') in out
     assert "tasks['MARKETING_PIPELINE'].resume()" in out and "-- source registry (what a deployed INGEST() loads)" in out
@@ -381,10 +390,20 @@ def test_tasks_deploy_without_connection_or_dry_run_is_refused(capsys) -> None:
 @pytest.mark.parametrize("argv", [["tasks", "deploy", "-c", "prod"], ["tasks", "deploy", "-c", "prod", "--dry-run"]])
 def test_tasks_deploy_refreshes_the_registry_only_when_not_dry(monkeypatch, capsys, argv) -> None:
     account, deployed = FakeAccount(), []
-    with _fake_target(monkeypatch, account, deployed):
+    dry = "--dry-run" in argv
+    with _fake_target(monkeypatch, account, deployed, dry_run=dry) as sql_account:
+        before = sql_account.snapshot()
         assert run_app([*argv, "--project", str(ROOT)]) == 0
     out = capsys.readouterr().out
-    if "--dry-run" in argv:
-        assert account.changes() == [] and "-- product registry (from the manifests)" in out
+    products = sorted(f"{p.domain}.{p.name}" for p in MESH.products)  # from the manifests, not the registry code
+    if dry:
+        assert account.changes() == [] and not any(account.tasks.values()) and "-- product registry (from the manifests)" in out
+        assert sql_account.writes == [] and sql_account.snapshot() == before  # nothing written, by any path
     else:
-        assert "registry: 3 product(s)" in out and len([c for c in account.changes() if c.startswith("create")]) == 15
+        assert f"registry: {len(products)} product(s)" in out
+        assert len([c for c in account.changes() if c.startswith("create")]) == sum(_task_counts().values())
+        # The real refresh ran: one DELETE, then one executemany with a row per product of the manifests.
+        sent = [(q.split(" ")[0], p) for q, p in sql_account.writes]
+        assert [v for v, _ in sent if v in ("DELETE", "INSERT")] == ["DELETE", "INSERT"]
+        rows = next(p[1] for v, p in sent if v == "INSERT")
+        assert sorted(f"{r[0]}.{r[1]}" for r in rows) == products
