@@ -59,6 +59,11 @@ def parse_period(start_date: object, end_date: object) -> tuple[date, date]:
     return start, end
 
 
+def check_arguments(start_date: object, end_date: object) -> None:
+    """The arguments alone, before any query: ``mesh call`` runs it before it opens the account."""
+    parse_period(start_date, end_date)
+
+
 def transform(session: Session, start: date, end: date) -> DataFrame:
     rows = session.table(INPUTS[0]).filter(F.col("PERIOD_DATE").between(F.lit(start), F.lit(end)))
     totals = rows.group_by("CAMPAIGN_ID").agg(

@@ -46,6 +46,11 @@ def parse_channel(channel: object) -> str:
     return value
 
 
+def check_arguments(channel: object) -> None:
+    """The argument alone, before any query: ``mesh call`` runs it before it opens the account."""
+    parse_channel(channel)
+
+
 def transform(session: Session, channel: str) -> DataFrame:
     totals = (
         session.table(INPUTS[0])

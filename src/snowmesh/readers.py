@@ -31,7 +31,7 @@ def read_text(path: Path, display: str | Path | None = None) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise InputError(f"{name}: {size:,} bytes is over the {MAX_BYTES:,}-byte limit for this file")
+            raise InputError(f"{name}: (whole file): {size:,} bytes is over the {MAX_BYTES:,}-byte limit for this file")
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
@@ -77,10 +77,13 @@ def parse_yaml(text: str, name: str | Path) -> Any:
     """YAML text -> data, or InputError ``<name>: line N: <problem>``."""
     try:
         return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: it knows the offset only
+        line = text.count("\n", 0, exc.position) + 1
+        raise InputError(f"{name}: line {line}: not valid YAML: character {exc.character!r} is not allowed") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(parse)"
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{name}: {where}: not valid YAML: {problem}") from None
 
 

@@ -60,6 +60,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"no {APP_FILE} under {root}", hint="run from the project root or pass --project")
         if not 1 <= port <= 65535:
             raise InputError(f"--port must be between 1 and 65535, got {port}")
+        from snowmesh.manifest import load_mesh
+
+        load_mesh(root)  # the front door: the page draws only a mesh that passed it
         cmd = streamlit_command(root, port)
         if print_only:
             print(shlex.join(cmd))

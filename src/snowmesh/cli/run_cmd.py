@@ -10,17 +10,25 @@ from rich.table import Table
 
 from snowmesh.cli.ui import RichReporter, console
 from snowmesh.errors import InputError, StepFailed
+from snowmesh.local.lock import writer
 
+WaitOpt = Annotated[bool, typer.Option("--wait", help="If another command holds the run lock, wait for it.")]
 Clicks = Annotated[int, typer.Option("--clicks", "--rows", help="Ad clicks to generate (transactions: a tenth).")]
 Seed = Annotated[int, typer.Option(help="Random seed: same seed, same files.")]
 Corrupt = Annotated[float, typer.Option("--corrupt-fraction", help="Share of deliberately corrupt rows.")]
 
 
+MAX_CLICKS = 1_000_000_000  # the generator holds one day partition in memory; 10M is benchmarked
+
+
 def _options(clicks: int, seed: int, corrupt: float, days: int):
     from snowmesh.landing import LandOptions
 
-    if clicks < 1:
-        raise InputError(f"--clicks must be positive, got {clicks}")
+    # Checked before anything starts: a value the generator cannot take must not fail after the deploy.
+    if not 1 <= clicks <= MAX_CLICKS:
+        raise InputError(f"--clicks must be between 1 and {MAX_CLICKS:,}, got {clicks:,}")
+    if not 0 <= seed < 2**63:
+        raise InputError(f"--seed must be between 0 and 2**63-1, got {seed}")
     if not 0 <= corrupt < 0.5:
         raise InputError(f"--corrupt-fraction must be in [0, 0.5), got {corrupt}")
     if not 1 <= days <= 366:
@@ -41,6 +49,7 @@ def register(app: typer.Typer) -> None:
             bool | None, typer.Option("--generate/--no-generate", help="Land generated files first (default: local only).")
         ] = None,
         keep_servers: Annotated[bool, typer.Option("--keep-servers", help="Leave the local account running.")] = False,
+        wait: WaitOpt = False,
     ) -> None:
         """Deploy, land data, run every domain's task graph, and print a summary."""
         import uuid
@@ -54,7 +63,9 @@ def register(app: typer.Typer) -> None:
         options = _options(clicks, seed, corrupt_fraction, days)
         mesh = load_mesh(project)
         reporter = RichReporter()
-        with open_target(project.resolve(), connection, keep_servers=keep_servers or None) as target:
+        with writer(project.resolve(), "mesh run", connection=connection, wait=wait, reporter=reporter), \
+                open_target(project.resolve(), connection, keep_servers=keep_servers or None, reporter=reporter,
+                            command="mesh run") as target:
             report = RunReport(run_id=uuid.uuid4().hex[:12])
             report.deploy = deploy(target, mesh, reporter)
             landed = land_mesh(target, mesh, options, reporter) if (generate if generate is not None else target.is_local) else []
@@ -73,6 +84,7 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Print every statement and API call; change nothing (with -c: reads the account's tasks)."
         )] = False,
+        wait: WaitOpt = False,
     ) -> None:
         """Deploy databases, schemas, roles, grants, stages, tables, tags and policies; on a real account also
         the task graphs (compare, then apply)."""
@@ -89,7 +101,9 @@ def register(app: typer.Typer) -> None:
             print("\n# task graphs: none on the local account (it cannot run tasks; `mesh run` walks the graphs "
                   "in-process); mesh deploy --dry-run -c NAME lists a real account's calls")
             return
-        with open_target(project.resolve(), connection) as target:
+        with writer(project.resolve(), "mesh deploy", connection=connection, wait=wait, reporter=reporter,
+                    enabled=not dry_run), \
+                open_target(project.resolve(), connection, reporter=reporter, command="mesh deploy") as target:
             if target.is_local:
                 result = do_deploy(target, mesh, reporter)
                 changes: list[Any] = []

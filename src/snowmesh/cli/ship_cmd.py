@@ -20,12 +20,14 @@ from rich.table import Table
 
 from snowmesh.cli.ui import RichReporter, console
 from snowmesh.errors import InputError, StepFailed
+from snowmesh.local.lock import writer
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
 ConnectionOpt = Annotated[
     str | None,
     typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
 ]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="If another command holds the run lock, wait for it.")]
 
 
 def _cell(v: Any) -> str:
@@ -56,6 +58,19 @@ def _user_error(message: str) -> str | None:
     if marker not in message:
         return None
     return message.rsplit(marker, 1)[1].strip().splitlines()[0]
+
+
+def _check_arguments(spec: Any, args: list[str]) -> None:
+    """A procedure module may define ``check_arguments(*args)``: a pure check that raises
+    ValueError with one sentence. It runs here, before anything is opened or refreshed."""
+    module, _ = spec.handler.rsplit(".", 1)
+    check = getattr(importlib.import_module(module), "check_arguments", None)
+    if check is None:
+        return
+    try:
+        check(*args)
+    except ValueError as exc:
+        raise InputError(f"{spec.name}: {exc}") from None
 
 
 def _call_local(target: Any, spec: Any, args: list[str]) -> tuple[list[str], list[tuple]] | str:
@@ -97,6 +112,7 @@ def register(app: typer.Typer) -> None:
         args: Annotated[list[str] | None, typer.Argument(help="The procedure's arguments, in order.")] = None,
         project: ProjectOpt = Path("."),
         connection: ConnectionOpt = None,
+        wait: WaitOpt = False,
     ) -> None:
         """Run a procedure and print the table it returns (local: its handler, in-process)."""
         from snowmesh.catalog import refresh_registry
@@ -113,7 +129,11 @@ def register(app: typer.Typer) -> None:
                 f"{spec.name} takes {len(spec.arguments)} argument(s), got {len(args)}",
                 hint=f"mesh call {spec.name} " + " ".join(f"<{n}>" for n, _ in spec.arguments) + f"   ({spec.name}({sig}))",
             )
-        with open_target(project.resolve(), connection) as target:
+        _check_arguments(spec, args)  # before the account is opened: a bad date changes nothing
+        # Locally the call rewrites the product registry first: a writer (a real account's
+        # analyst procedures only read).
+        with writer(project.resolve(), "mesh call", wait=wait, enabled=connection is None), \
+                open_target(project.resolve(), connection, command="mesh call") as target:
             if target.is_local:
                 refresh_registry(target, mesh)  # the local account's registry follows the manifests
                 result = _call_local(target, spec, args)
@@ -135,6 +155,7 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Print every call and statement, change nothing (with -c: read the account's tasks).",
         )] = False,
+        wait: WaitOpt = False,
     ) -> None:
         """Refresh the product registry, then bring every domain's task graph to the manifests (compare, then apply)."""
         from snowmesh.catalog import refresh_registry
@@ -159,7 +180,8 @@ def register(app: typer.Typer) -> None:
                 "the local account cannot run tasks: `mesh run` walks the same graphs in-process",
                 hint="mesh tasks deploy --dry-run shows the deploy; mesh tasks deploy --connection NAME runs it",
             )
-        with open_target(project.resolve(), connection) as target:
+        with writer(project.resolve(), "mesh tasks deploy", connection=connection, wait=wait, reporter=reporter,
+                    enabled=not dry_run), open_target(project.resolve(), connection) as target:
             root = root_for(target.conn)
             absent = missing_on_account(root, procedure_specs(mesh))
             if absent:

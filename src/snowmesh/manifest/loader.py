@@ -185,22 +185,33 @@ def _check_unique(rel: Path, where: str, names: list[str], out: Problems) -> Non
         seen.add(n)
 
 
-def _check_mesh(mesh: Mesh, out: Problems) -> None:
-    """Rules across domains: names, databases, landing prefixes, consumers, inputs, cycles."""
-    by_name = {d.name: d for d in mesh.domains}
-    known = ", ".join(sorted(by_name))
+def _check_identity(mesh: Mesh, out: Problems) -> None:
+    """No two domains share a name, database, warehouse or landing prefix (named at the second)."""
     first: dict[tuple[str, str], str] = {}
     for d in mesh.domains:
-        rel = d.path.relative_to(mesh.root)
+        rel = str(d.path.relative_to(mesh.root))
         for what, value in (("name", d.name), ("database", d.database), ("warehouse.name", d.warehouse.name)):
-            other = first.setdefault((what, value), str(rel))
-            if other != str(rel):
+            other = first.setdefault((what, value), rel)
+            if other != rel:
                 out.add(rel, what, f"{value!r} is already declared by {other}")
         for si, s in enumerate(d.sources):
             spot = f"s3://{d.bucket}/{s.prefix}/"
-            other = first.setdefault(("prefix", spot), f"{rel} sources[{si}]")
-            if not other.startswith(f"{rel} sources[{si}]"):
+            here = f"{rel} sources[{si}]"
+            other = first.setdefault(("prefix", spot), here)
+            if other != here:
                 out.add(rel, f"sources[{si}].prefix", f"{spot} is also the landing prefix of {other}: every file would load twice")
+
+
+def _check_mesh(mesh: Mesh, out: Problems) -> None:
+    """Rules across domains: identity first (a clash makes every reference ambiguous), then
+    consumers, inputs and dependency cycles."""
+    _check_identity(mesh, out)
+    if out.lines:
+        return
+    by_name = {d.name: d for d in mesh.domains}
+    known = ", ".join(sorted(by_name))
+    for d in mesh.domains:
+        rel = d.path.relative_to(mesh.root)
         for pi, p in enumerate(d.products):
             for ci, c in enumerate(p.consumers):
                 if c not in by_name:
