@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
@@ -30,12 +31,17 @@ class StreamConsole(Console):
     FORCE_COLOR it measures stdin's terminal even when stdout is a pipe.
 
     Colour is Rich's own rule: none off a terminal, none with NO_COLOR, forced with FORCE_COLOR
-    (https://no-color.org, https://force-color.org)."""
+    (https://no-color.org, https://force-color.org). COLUMNS is a terminal's width, so it is
+    ignored off a terminal (a CI shell may export it); an explicit ``width=`` is kept."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._explicit_width = kwargs.get("width") is not None
 
     @property
     def size(self) -> ConsoleDimensions:
         dims = Console.size.fget(self)
-        if self._width is None and not _is_tty(self.file):
+        if not self._explicit_width and not _is_tty(self.file):
             return ConsoleDimensions(UNBOUNDED_WIDTH, dims.height)
         return dims
 
