@@ -57,18 +57,26 @@ def _load(project: Path):
 @app.command()
 def up(project: ProjectOpt = Path(".")) -> None:
     """Start the local account (fakesnow + moto S3) and keep it running."""
+    from snowmesh.cli.ui import RichReporter
     from snowmesh.local import servers
 
-    srv = servers.start(project.resolve())
+    srv = servers.start(project.resolve(), reporter=RichReporter())
     console.print(f"local account up: Snowflake on {srv.snowflake.url} (pid {srv.snowflake.pid}), "
                   f"S3 on {srv.s3.url} (pid {srv.s3.pid})")
 
 
 @app.command()
-def down(project: ProjectOpt = Path(".")) -> None:
-    """Stop the local account's servers (data in .mesh/fakesnow stays)."""
-    from snowmesh.local import servers
+def down(
+    project: ProjectOpt = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Stop them even while a command holds the run lock.")] = False,
+) -> None:
+    """Stop the local account's servers (data in .mesh/fakesnow stays); refused while a run uses them."""
+    from snowmesh.local import lock, servers
 
+    holder = lock.holder(servers.state_dir(project.resolve()))
+    if holder is not None and holder.alive and not force:
+        raise lock.LockHeld(f"not stopping the local account: {holder.describe()} holds the run lock and uses it",
+                            hint="wait for it to finish, or mesh down --force (that command then fails)")
     stopped = servers.stop(project.resolve())
     console.print("local account stopped" if stopped else "local account was not running")
 

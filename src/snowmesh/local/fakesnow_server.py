@@ -5,15 +5,93 @@ DuckDB instance, so a second login fails to attach the same files. Giving the se
 shared instance a db_path keeps one instance, on disk, for all sessions.
 
     python -m snowmesh.local.fakesnow_server --port 8123 --db-path .mesh/fakesnow
+
+It adds one route, ``GET /snowmesh/health``, for the health probe of ``snowmesh.local.servers``:
+each login's client PID (our connector sends it as the session parameter SNOWMESH_CLIENT_PID)
+and whether that session has a transaction open. fakesnow keeps a session, and its DuckDB
+transaction, until the client logs out; a client killed inside BEGIN ... COMMIT never does, and
+its open transaction makes every later write to the same rows fail ("Conflict on tuple
+deletion", HTTP 500). The probe reports such sessions so the caller can restart this server:
+DuckDB then discards the dead transaction and keeps everything committed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from typing import Any
 
 import fakesnow.server
 import uvicorn
 from fakesnow.instance import FakeSnow
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+CLIENT_PID = "SNOWMESH_CLIENT_PID"
+_client_pids: dict[str, int] = {}  # session token -> the client's PID
+
+
+async def _login(request: Request) -> Response:
+    response = await fakesnow.server.login_request(request)
+    try:
+        # request.body() is cached by Starlette, so the login handler and this read the same bytes.
+        body = await request.body()
+        if request.headers.get("Content-Encoding") == "gzip":
+            import gzip
+
+            body = gzip.decompress(body)
+        pid = json.loads(body)["data"]["SESSION_PARAMETERS"].get(CLIENT_PID)
+        token = json.loads(bytes(response.body))["data"]["token"]
+        if pid is not None:
+            _client_pids[token] = int(pid)
+    except (ValueError, KeyError, TypeError):
+        pass  # a client that does not say its PID is simply not reported
+    return response
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _sessions() -> list[dict[str, Any]]:
+    out = []
+    for token, conn in list(fakesnow.server.sessions.items()):
+        pid = _client_pids.get(token)
+        alive = None if pid is None else _pid_alive(pid)
+        in_tx = bool(getattr(conn, "_in_transaction", False))
+        if alive is False and not in_tx:
+            # An idle session of a dead client holds nothing: forget it (its DuckDB cursor closes).
+            fakesnow.server.sessions.pop(token, None)
+            _client_pids.pop(token, None)
+            continue
+        out.append({"client_pid": pid, "client_alive": alive, "in_transaction": in_tx})
+    return out
+
+
+async def _health(_: Request) -> JSONResponse:
+    def probe() -> list[dict[str, Any]]:
+        # A statement on the shared instance proves DuckDB itself answers, not just the event loop.
+        cur = fakesnow.server.shared_fs.duck_conn.cursor()
+        try:
+            cur.execute("SELECT 1").fetchall()
+        finally:
+            cur.close()
+        return _sessions()
+
+    return JSONResponse({"ok": True, "sessions": await run_in_threadpool(probe)})
 
 
 def main() -> None:
@@ -22,7 +100,12 @@ def main() -> None:
     parser.add_argument("--db-path", required=True)
     args = parser.parse_args()
     fakesnow.server.shared_fs = FakeSnow(db_path=args.db_path)
-    uvicorn.run(fakesnow.server.app, host="127.0.0.1", port=args.port, log_level="warning")
+    app = fakesnow.server.app
+    for i, route in enumerate(app.router.routes):
+        if getattr(route, "path", "") == "/session/v1/login-request":
+            app.router.routes[i] = Route("/session/v1/login-request", _login, methods=["POST"])
+    app.router.routes.append(Route("/snowmesh/health", _health, methods=["GET"]))
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from snowmesh import audit
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import ApplyResult
 from snowmesh.deploy.plan import build_plan
-from snowmesh.errors import StepFailed
+from snowmesh.errors import LocalAccountError, StepFailed
 from snowmesh.ingest import SourceLoad
-from snowmesh.manifest.model import Mesh
+from snowmesh.manifest.model import PRODUCTS, Mesh, Product
 from snowmesh.pipeline import steps
 from snowmesh.pipeline.dag import BUILD, FINALIZE, INGEST, PUBLISH, VALIDATE, mesh_dags, query_tag, walk
 from snowmesh.target import Target
@@ -98,11 +98,15 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
                                 status, message = "FAILED", "; ".join(outcome.failed_checks)[:2000]
                                 blocked.add(p.key)
                         elif spec.kind == PUBLISH:
+                            outcome.message = ""  # the build's message is not the publish's
                             steps.run_publish(target, mesh, p, reporter, outcome)
-                            message = outcome.message or f"{outcome.published_rows} rows published"
+                            message = _publish_message(mesh, p, outcome)
+                except LocalAccountError:
+                    raise  # the account is gone: no later task can run, and nothing can be audited
                 except StepFailed as exc:
                     status, message = "FAILED", exc.message
                 except Exception as exc:  # noqa: BLE001 - a task failure is a result of the run, audited, not a crash
+                    target.fail_if_gone()  # a dead local server surfaces as any client error
                     status, message = "FAILED", f"{type(exc).__name__}: {exc}"
                     if spec.product:
                         blocked.add(spec.product)
@@ -113,6 +117,14 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
     from snowmesh.catalog import refresh_health
 
     refresh_health(target, mesh)  # registry: last validation, freshness, rows after this run
+
+
+def _publish_message(mesh: Mesh, p: Product, outcome: steps.ProductOutcome) -> str:
+    """What TASK_RUNS says of a PUBLISH: the rows now serving and the view, or why nothing was."""
+    if not outcome.published:
+        return outcome.message or "not published"
+    view = f"{mesh.domain(p.domain).database}.{PRODUCTS}.{p.view}"
+    return f"{outcome.published_rows} rows published as {view}"
 
 
 def run_mesh(target: Target, mesh: Mesh, reporter: Reporter) -> RunReport:
