@@ -17,7 +17,7 @@ def finops(
     from rich.table import Table
     from rich.text import Text
 
-    from snowmesh.cli.ui import console
+    from snowmesh.cli.ui import console, err_console
     from snowmesh.finops import finops as build
     from snowmesh.manifest import load_mesh
     from snowmesh.target import open_target
@@ -38,8 +38,8 @@ def finops(
         reads = f"reads {', '.join(c.reads)}" if c.reads else ""
         t.add_row(Text(c.warehouse), Text(c.task), Text(c.product or ""), f"{c.credits:.5f}", Text(reads))
     console.print(t)
-    for note in report.notes:
-        console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
+    for note in report.notes:  # notes on stderr: stdout holds only the result
+        err_console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -75,7 +75,7 @@ def _print_impact(result) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from snowmesh.cli.ui import console
+    from snowmesh.cli.ui import console, err_console
 
     what = f"{result.product}.{result.column}" if result.column else result.product
     console.print(Text(f"impact of changing {what} ({result.view})", style="bold"))
@@ -95,8 +95,8 @@ def _print_impact(result) -> None:
         for role, why in result.roles:
             t.add_row(Text(role), Text(why))
         console.print(t)
-    for note in result.notes:
-        console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
+    for note in result.notes:  # notes on stderr: stdout holds only the result
+        err_console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
     console.print(Text(result.access_history), soft_wrap=True)
     for r in result.readers:
         console.print(Text(f"  {r.user} as {r.role}: {r.queries} quer{'y' if r.queries == 1 else 'ies'}, "
