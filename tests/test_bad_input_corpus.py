@@ -305,6 +305,10 @@ CONTRACT_EDITS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
         {"name": "x", "sql": "SELECT 1", "expect": 1, "op": "~"}]}}), "$.x-quality.custom[0].op"),
     ("custom-insert", lambda d: d.update({"x-quality": {"custom": [
         {"name": "bad", "sql": "INSERT INTO {table} VALUES (1)", "expect": 0}]}}), "$.x-quality.custom[0].sql"),
+    ("description-nul", lambda d: d.update(description="a\x00b"), "$.description"),
+    ("column-name-newline", lambda d: d["properties"].update({"NEW\n": {"type": "string"}}), "$.properties"),
+    ("owner-newline", lambda d: d["x-product"].update(owner="team@example.com\n"), "$.x-product.owner"),
+    ("tag-control-char", lambda d: d["properties"][COL].update({"x-tags": ["pii\x1b"]}), f"$.properties.{COL}.x-tags[0]"),
     ("additional-properties-string", lambda d: d.update(additionalProperties="no"), "$.additionalProperties"),
 ]
 CASES += [Case(f"contract-{cid}", contract(change), f"{CONTRACT}: {where}") for cid, change, where in CONTRACT_EDITS]

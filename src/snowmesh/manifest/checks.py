@@ -92,18 +92,22 @@ def number_problem(sql_type: str) -> str | None:
     return None
 
 
-def control_char_problems(data: Any, trail: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+def control_char_problems(
+    data: Any, trail: tuple[Any, ...] = (), multiline: frozenset[str] = frozenset({"description"})
+) -> Iterator[tuple[tuple[Any, ...], str]]:
     """Every string reaches SQL (a literal) or HCL; none may hold control characters.
 
-    A description may span lines (YAML ``>`` adds a final newline); nothing else may."""
+    Values under a ``multiline`` key (a description; a contract's custom SQL) may span lines
+    (YAML ``>`` adds a final newline); nothing else may. Keys are checked like values."""
     if isinstance(data, dict):
         for k, v in data.items():
-            yield from control_char_problems(v, (*trail, k))
+            yield from control_char_problems(k, (*trail, "(key)"), multiline)
+            yield from control_char_problems(v, (*trail, k), multiline)
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            yield from control_char_problems(v, (*trail, i))
+            yield from control_char_problems(v, (*trail, i), multiline)
     elif isinstance(data, str):
-        allowed = "\n\t" if trail and trail[-1] == "description" else ""
+        allowed = "\n\t\r" if trail and trail[-1] in multiline else ""
         bad = [c for c in data if (ord(c) < 32 or ord(c) == 127) and c not in allowed]
         if bad:
             yield trail, f"contains a control character ({bad[0]!r}); write it on one line without it"

@@ -264,6 +264,9 @@ def _check_cycles(mesh: Mesh, out: Problems) -> None:
             return
 
 
+_MULTILINE = frozenset({"description", "sql"})  # contract strings that may span lines
+
+
 def _contract_files(mesh: Mesh, p: Product) -> list[str]:
     """The product's contract and every other major version beside it (deployed within its window)."""
     folder = (mesh.root / p.contract).parent
@@ -285,6 +288,11 @@ def _load_contracts(mesh: Mesh, out: Problems) -> dict[str, tuple[dict[str, Any]
                     doc = read_json_object(mesh.root / file, file)
                 except InputError as exc:  # already "file: line N: ..."
                     out.lines.append(exc.message)
+                    continue
+                bad = list(checks.control_char_problems(doc, multiline=_MULTILINE))
+                for trail, msg in bad:
+                    out.add(file, "$" + "".join(f"[{t}]" if isinstance(t, int) else f".{t}" for t in trail), msg)
+                if bad:
                     continue
                 try:
                     contract = parse_contract(doc, source=file)
