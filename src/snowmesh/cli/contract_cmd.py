@@ -256,7 +256,7 @@ def export(
 ) -> None:
     """Write a contract as Open Data Contract Standard v3 YAML."""
     from snowmesh.contracts.loading import load_path, looks_like_path, resolve
-    from snowmesh.contracts.odcs import dump_yaml, to_odcs
+    from snowmesh.contracts.odcs import dump_yaml, export_warnings, to_odcs
 
     if fmt != "odcs":
         raise InputError(f"--format must be odcs, got {fmt!r}")
@@ -267,6 +267,8 @@ def export(
 
         loaded = resolve(load_mesh(project), ref)
     text = dump_yaml(to_odcs(loaded.doc, str(loaded.path)))
+    for warning in export_warnings(loaded.doc):  # promises ODCS tools will not test
+        err_console.print(f"[yellow]warning:[/] {escape(f'{loaded.path}: {warning}')}", highlight=False)
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -275,31 +277,42 @@ def export(
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="An ODCS v3 YAML (or JSON) file.")],
+    file: Annotated[Path, typer.Argument(help="An ODCS v3.0.x or v3.1.x YAML (or JSON) file.")],
     output: Output = None,
     fmt: Annotated[str, typer.Option("--format", help="Input format (odcs).")] = "odcs",
     allow_lossy: Annotated[
         bool, typer.Option("--allow-lossy", help="Import even if some ODCS guarantees cannot be represented.")
     ] = False,
+    domain: Annotated[
+        str | None, typer.Option("--domain", help="The owning domain, if the document has none.")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="The owner, if the document's team has no role: owner.")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="The table to import from a multi-table schema.")
+    ] = None,
+    normalize_names: Annotated[
+        bool,
+        typer.Option("--normalize-names", help="Upper-case names (source names kept in x-odcs.name)."),
+    ] = False,
 ) -> None:
     """Read an ODCS v3 contract into this project's JSON Schema contract format."""
-    from snowmesh.contracts.odcs_import import from_odcs, load_yaml
+    from snowmesh.contracts.odcs_import import ImportOptions, from_odcs, load_yaml
+    from snowmesh.readers import read_text
 
     if fmt != "odcs":
         raise InputError(f"--format must be odcs, got {fmt!r}")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    result = from_odcs(load_yaml(text, str(file)), str(file))
+    opts = ImportOptions(domain=domain, owner=owner, table=table, normalize_names=normalize_names)
+    result = from_odcs(load_yaml(read_text(file), str(file)), str(file), opts)
     if result.lossy and not allow_lossy:
         raise InputError(
-            f"{file}: {len(result.lossy)} guarantee(s) cannot be represented:\n  "
-            + "\n  ".join(result.lossy),
+            f"{file}: {len(result.lossy)} guarantee(s) cannot be represented:\n"
+            + "\n".join(f"{file}: {item}" for item in result.lossy),
             hint="change the ODCS file, or pass --allow-lossy to import without them",
         )
-    for item in [*result.lossy, *(f"ignored {i}" for i in result.ignored)]:
-        err_console.print(f"[yellow]warning:[/] {escape(item)}", highlight=False)
+    for item in [*(f"lost: {i}" for i in result.lossy), *result.notes]:
+        err_console.print(f"[yellow]warning:[/] {escape(f'{file}: {item}')}", highlight=False)
     major = result.doc["x-product"]["version"].split(".")[0]
     if (
         output is not None

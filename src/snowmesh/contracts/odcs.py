@@ -10,11 +10,15 @@ contract -> ODCS -> contract gives back the same contract (docs/contracts.md has
   ``physicalType``, ``required``, ``unique``, ``primaryKey``/``primaryKeyPosition``,
   ``classification``, ``tags``; bounds, ``pattern`` and ``maxLength`` -> ``logicalTypeOptions``.
 - ``enum`` -> library metric ``invalidValues`` (``validValues``, ``mustBe: 0``);
-  ``max_null_pct`` / ``max_duplicate_pct`` -> ``nullValues`` / ``duplicateValues`` in percent;
+  ``max_null_pct`` -> ``nullValues`` in percent; ``max_duplicate_pct`` -> a ``type: sql`` rule
+  (ODCS tools cannot test ``duplicateValues`` in percent: it has no row-count denominator there);
   ``row_count`` -> ``rowCount``; custom SQL -> ``type: sql`` (``{table}`` <-> ``{object}``).
-- ``x-sla`` -> ``slaProperties`` ``latency`` in hours on ``<TITLE>.<column>``, with the cron schedule.
+- ``x-sla`` -> ``slaProperties`` ``freshness`` in hours (or minutes) on ``<TITLE>.<column>``,
+  with the cron schedule: the SLA property datacontract-cli tests.
 - What ODCS has no field for rides in ``customProperties`` (``$id``, ``$comment``,
-  ``additionalProperties``, the product's own description and tags).
+  ``additionalProperties``, the product's description, tags and deprecation date); what an
+  imported document had beyond our format (``x-odcs``) is written back where it came from.
+  :func:`export_warnings` names what ODCS tools will not enforce (``additionalProperties: false``).
 
 The way back is snowmesh.contracts.odcs_import.
 """
@@ -30,9 +34,12 @@ import jsonschema
 import yaml
 
 from snowmesh.contracts.loading import parse
+from snowmesh.errors import InputError
 
 API_VERSION = "v3.1.0"
-SCHEMA_FILE = "odcs-json-schema-v3.1.0.json"  # vendored, unmodified, Apache-2.0: see ODCS-NOTICE.md
+# Vendored, unmodified, Apache-2.0 (see ODCS-NOTICE.md): one schema per ODCS line we read.
+SCHEMA_FILES = {"v3.0": "odcs-json-schema-v3.0.2.json", "v3.1": "odcs-json-schema-v3.1.0.json"}
+SCHEMA_FILE = SCHEMA_FILES["v3.1"]
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 OPERATORS = {  # our custom-check op -> the ODCS operator key
@@ -54,25 +61,81 @@ LOGICAL_TYPES = {  # (JSON type, format) -> ODCS logicalType
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
-@lru_cache(maxsize=1)
-def odcs_schema() -> dict[str, Any]:
-    return json.loads(resources.files("snowmesh.contracts").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+@lru_cache(maxsize=2)
+def odcs_schema(line: str = "v3.1") -> dict[str, Any]:
+    text = resources.files("snowmesh.contracts").joinpath(SCHEMA_FILES[line]).read_text(encoding="utf-8")
+    return json.loads(text)
 
 
-def odcs_errors(doc: Any) -> list[str]:
-    """Violations of the official ODCS v3.1.0 JSON Schema, as ``path: message`` lines."""
-    validator = jsonschema.Draft201909Validator(odcs_schema())
+def odcs_errors(doc: Any, api_version: str | None = None) -> list[str]:
+    """Violations of the official ODCS JSON Schema of the document's line, as ``path: message`` lines.
+
+    ``apiVersion: v3.0.x`` is checked against the v3.0.2 schema, anything else against v3.1.0.
+    """
+    api = str(api_version or (doc.get("apiVersion") if isinstance(doc, dict) else "") or "")
+    validator = jsonschema.Draft201909Validator(odcs_schema("v3.0" if api.startswith("v3.0.") else "v3.1"))
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
         path = (
             "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path) or "(top level)"
         )
         out.append(f"{path.lstrip('.')}: {err.message}")
-    return out
+    return list(dict.fromkeys(out))  # the schema's unevaluatedProperties can report one key twice
 
 
 def _cp(name: str, value: Any) -> dict[str, Any]:
     return {"property": name, "value": value}
+
+
+def duplicate_pct_query(column: str) -> str:
+    """max_duplicate_pct as portable SQL (ANSI: runs in DuckDB, Snowflake, ...) over ``{object}``.
+
+    The same figure as governance.checks' duplicate_pct: non-null values minus distinct
+    values, in percent of all rows (0 for an empty table).
+    """
+    return (
+        f"SELECT COALESCE(100.0 * (COUNT({column}) - COUNT(DISTINCT {column})) "
+        "/ NULLIF(COUNT(*), 0), 0) FROM {object}"
+    )
+
+
+def duplicate_pct_rule_id(column: str) -> str:
+    return f"{column.lower()}_max_duplicate_pct"
+
+
+def export_warnings(doc: dict[str, Any]) -> list[str]:
+    """Promises of a contract that ODCS cannot carry as a testable rule (said at every export)."""
+    out = []
+    if doc.get("additionalProperties") is False:
+        out.append(
+            "additionalProperties: false (an extra column breaks the contract) has no ODCS field: it "
+            "travels as schema customProperties.additionalProperties, which ODCS tools do not test"
+        )
+    return out
+
+
+_MEMBER_KEYS = {"id", "username", "name", "description", "role", "dateIn", "dateOut", "replacedByUsername"}
+_MEMBER_KEYS |= {"tags", "customProperties", "authoritativeDefinitions"}
+
+
+def _v31_member(member: dict[str, Any]) -> dict[str, Any]:
+    """A team member in the v3.1 shape: v3.0-only keys (``comment``, ...) become customProperties."""
+    out = {k: v for k, v in member.items() if k in _MEMBER_KEYS}
+    moved = [_cp(k, v) for k, v in member.items() if k not in _MEMBER_KEYS]
+    if moved:
+        out["customProperties"] = [*out.get("customProperties", []), *moved]
+    return out
+
+
+def _merge_extra(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Write back what an import kept under x-odcs: never over a field the export sets itself."""
+    for key, value in extra.items():
+        if key == "customProperties":
+            target["customProperties"] = [*target.get("customProperties", []), *value]
+        elif key == "name":
+            target["customProperties"] = [*target.get("customProperties", []), _cp("sourceName", value)]
+        elif key not in target:
+            target[key] = value
 
 
 # --------------------------------------------------------------------------- export
@@ -121,18 +184,18 @@ def to_odcs(doc: dict[str, Any], source: str = "<contract>") -> dict[str, Any]:
                     "unit": "rows",
                 }
             )
-        for key, metric in (("max_null_pct", "nullValues"), ("max_duplicate_pct", "duplicateValues")):
-            if col.name in q.get(key, {}):
-                rules.append(
-                    {
-                        "id": f"{col.name.lower()}_{key}",
-                        "metric": metric,
-                        "unit": "percent",
-                        "mustBeLessOrEqualTo": q[key][col.name],
-                    }
-                )
+        if col.name in q.get("max_null_pct", {}):
+            rules.append(
+                {
+                    "id": f"{col.name.lower()}_max_null_pct",
+                    "metric": "nullValues",
+                    "unit": "percent",
+                    "mustBeLessOrEqualTo": q["max_null_pct"][col.name],
+                }
+            )
         if rules:
             prop["quality"] = rules
+        _merge_extra(prop, spec.get("x-odcs", {}))
         columns.append(prop)
 
     table: dict[str, Any] = {
@@ -147,6 +210,16 @@ def to_odcs(doc: dict[str, Any], source: str = "<contract>") -> dict[str, Any]:
         rules.append({"id": "row_count_min", "metric": "rowCount", "mustBeGreaterOrEqualTo": rc["min"]})
     if "max" in rc:
         rules.append({"id": "row_count_max", "metric": "rowCount", "mustBeLessOrEqualTo": rc["max"]})
+    for name, pct in q.get("max_duplicate_pct", {}).items():
+        rules.append(
+            {
+                "id": duplicate_pct_rule_id(name),
+                "type": "sql",
+                "description": f"at most {pct}% of {name}'s values are duplicates",
+                "query": duplicate_pct_query(name),
+                "mustBeLessOrEqualTo": pct,
+            }
+        )
     for cc in q.get("custom", ()):
         rule = {
             "id": cc["name"],
@@ -163,6 +236,10 @@ def to_odcs(doc: dict[str, Any], source: str = "<contract>") -> dict[str, Any]:
         table["quality"] = rules
     if "additionalProperties" in doc:
         table["customProperties"] = [_cp("additionalProperties", doc["additionalProperties"])]
+    extra = dict(doc.get("x-odcs", {}))
+    kept_table = dict(extra.pop("schema", {}))
+    table.update({k: kept_table.pop(k) for k in ("logicalType", "physicalType") if k in kept_table})
+    _merge_extra(table, kept_table)
 
     out: dict[str, Any] = {
         "apiVersion": API_VERSION,
@@ -173,32 +250,51 @@ def to_odcs(doc: dict[str, Any], source: str = "<contract>") -> dict[str, Any]:
         "status": p.get("status", "active"),
         "domain": p["domain"],
     }
-    if "description" in doc:
-        out["description"] = {"purpose": doc["description"]}
+    if "description" in doc or "description" in extra:
+        out["description"] = {**extra.pop("description", {})}
+        if "description" in doc:
+            out["description"]["purpose"] = doc["description"]
     if "x-tags" in doc:
         out["tags"] = list(doc["x-tags"])
-    out["team"] = {"members": [{"username": p["owner"], "role": "owner"}]}
+    team = dict(extra.pop("team", {}))
+    owner = {"username": p["owner"], "role": "owner", **team.pop("owner", {})}
+    members = [_v31_member(m) for m in (owner, *team.pop("members", []))]
+    out["team"] = {**team, "members": members}
     out["schema"] = [table]
     if "x-sla" in doc:
         s = doc["x-sla"]
+        hours = s["max_age_hours"]
+        # datacontract-cli tests "freshness" in whole units (d, h, m): fractions of an hour as minutes.
+        value, unit = (int(hours), "h") if float(hours).is_integer() else (round(hours * 60, 6), "m")
         sla = {
             "id": "freshness",
-            "property": "latency",
-            "value": s["max_age_hours"],
-            "unit": "h",
+            "property": "freshness",
+            "value": int(value) if float(value).is_integer() else value,
+            "unit": unit,
             "element": f"{doc['title']}.{s['freshness_column']}",
             "description": f"the newest {s['freshness_column']} is at most {s['max_age_hours']} hours old",
         }
         if "schedule" in s:
             sla["scheduler"], sla["schedule"] = "cron", s["schedule"]
         out["slaProperties"] = [sla]
-    extra = [_cp("jsonSchemaId", doc["$id"])] if "$id" in doc else []
-    extra += [_cp("jsonSchemaComment", doc["$comment"])] if "$comment" in doc else []
-    extra += [_cp("productDescription", p["description"])] if "description" in p else []
-    extra += [_cp("productTags", list(p["tags"]))] if "tags" in p else []
-    if extra:
-        out["customProperties"] = extra
+    cps = [_cp("jsonSchemaId", doc["$id"])] if "$id" in doc else []
+    cps += [_cp("jsonSchemaComment", doc["$comment"])] if "$comment" in doc else []
+    cps += [_cp("productDescription", p["description"])] if "description" in p else []
+    cps += [_cp("productTags", list(p["tags"]))] if "tags" in p else []
+    cps += [_cp("deprecationDate", p["deprecation_date"])] if "deprecation_date" in p else []
+    if cps:
+        out["customProperties"] = cps
+    if "id" in extra:  # the document's own id, kept from the import
+        out["id"] = extra.pop("id")
+    if "domain" in extra:
+        extra.setdefault("customProperties", []).append(_cp("sourceDomain", extra.pop("domain")))
+    _merge_extra(out, extra)
     errors = odcs_errors(out)
+    if errors and "x-odcs" in doc:  # kept from an older ODCS line, and no longer valid in v3.1.0
+        raise InputError(
+            f"{source}: $.x-odcs: the kept ODCS fields do not fit ODCS {API_VERSION}:\n  "
+            + "\n  ".join(errors)
+        )
     if errors:  # a bug in this mapping, not bad input
         raise RuntimeError(f"{source}: generated ODCS does not validate:\n" + "\n".join(errors))
     return out

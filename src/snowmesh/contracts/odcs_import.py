@@ -1,55 +1,34 @@
-"""ODCS v3 -> our contract format: the inverse of :func:`snowmesh.contracts.odcs.to_odcs`.
+"""ODCS v3.0.x / v3.1.x -> our contract format: the inverse of :func:`snowmesh.contracts.odcs.to_odcs`.
 
-The input is validated against the official ODCS v3.1.0 JSON Schema first. What our format
-cannot hold without weakening a promise is listed in ``Imported.lossy`` (the CLI refuses it
-unless ``--allow-lossy``); purely informational fields are listed in ``Imported.ignored``.
+The input is validated against the official schema of its own line (v3.0.2 for ``apiVersion:
+v3.0.x``, v3.1.0 for v3.1.x). Then every field is either mapped, kept verbatim under ``x-odcs``
+(the document's, the table's or the column's: ``physicalName``, ``businessName``, ``servers``,
+non-owner team members, ...), or listed: ``Imported.lossy`` holds guarantees our format cannot
+hold (the CLI refuses them unless ``--allow-lossy``), ``Imported.notes`` what was interpreted
+(a type inferred from ``physicalType``, a status word, a normalized name). Nothing disappears
+silently. Errors name the file and the ODCS path, one line each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from governance.contract import normalize_type, snowflake_type
 from snowmesh.contracts.loading import parse
-from snowmesh.contracts.odcs import BOUNDS, JSON_SCHEMA_DIALECT, LOGICAL_TYPES, OPERATORS, odcs_errors
+from snowmesh.contracts.odcs import JSON_SCHEMA_DIALECT, odcs_errors
+from snowmesh.contracts.odcs_columns import Imported, Importer, ImportOptions
+from snowmesh.contracts.odcs_types import STATUSES, normalized_name
 from snowmesh.errors import InputError
+from snowmesh.readers import parse_yaml
 
-_OP_OF = {v: k for k, v in OPERATORS.items()}
-_JSON_OF = {v: k for k, v in LOGICAL_TYPES.items()}
-_HOURS_PER = {
-    "h": 1,
-    "hr": 1,
-    "hour": 1,
-    "hours": 1,
-    "d": 24,
-    "day": 24,
-    "days": 24,
-    "min": 1 / 60,
-    "minute": 1 / 60,
-    "minutes": 1 / 60,
-}
-_INFORMATIONAL = (
-    "servers",
-    "support",
-    "price",
-    "roles",
-    "authoritativeDefinitions",
-    "tenant",
-    "contractCreatedTs",
-    "dataProduct",
-    "slaDefaultElement",
-)
+__all__ = ["ImportOptions", "Imported", "from_odcs", "load_yaml"]
 
-
-@dataclass
-class Imported:
-    doc: dict[str, Any]
-    lossy: list[str] = field(default_factory=list)  # guarantees that could not be represented
-    ignored: list[str] = field(default_factory=list)  # informational fields with no place in our format
+_HOURS_PER = {"h": 1, "hr": 1, "hour": 1, "hours": 1, "d": 24, "day": 24, "days": 24}
+_HOURS_PER |= {"m": 1 / 60, "min": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60}
+# Keys each level maps itself; every other key is kept verbatim under x-odcs.
+_DOC_KEYS = {"apiVersion", "kind", "version", "status", "domain", "schema", "slaProperties", "tags"}
+_TABLE_KEYS = {"name", "logicalType", "physicalType", "properties", "quality"}
+_OURS = {"jsonSchemaId", "jsonSchemaComment", "productDescription", "productTags", "deprecationDate"}
 
 
 def _jsonable(v: Any) -> Any:
@@ -64,217 +43,223 @@ def _jsonable(v: Any) -> Any:
 
 
 def load_yaml(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = parse_yaml(text, source)  # the strict reader: duplicate keys and alias bombs are errors
     if not isinstance(data, dict):
-        raise InputError(f"{source}: an ODCS document must be a mapping")
+        raise InputError(f"{source}: (top level): an ODCS document must be a mapping")
     return _jsonable(data)
 
 
-def _operator(rule: dict[str, Any]) -> tuple[str, Any] | None:
-    ops = [(k, rule[k]) for k in _OP_OF if k in rule]
-    return (_OP_OF[ops[0][0]], ops[0][1]) if len(ops) == 1 else None
+def _fail(source: str, errors: list[str], what: str) -> InputError:
+    unique = list(dict.fromkeys(errors))  # each problem once
+    more = f"\n{source}: ... and {len(unique) - 10} more" if len(unique) > 10 else ""
+    return InputError(f"{what}\n" + "\n".join(f"{source}: {e}" for e in unique[:10]) + more)
 
 
-def _column(prop: dict[str, Any], where: str, res: Imported, q: dict[str, Any]) -> dict[str, Any]:
-    name = prop["name"]
-    lt = prop.get("logicalType")
-    if lt not in _JSON_OF:
-        raise InputError(f"{where}: logicalType {lt!r} is not supported (use one of: {', '.join(_JSON_OF)})")
-    json_type, fmt = _JSON_OF[lt]
-    required = bool(prop.get("required", False))
-    col: dict[str, Any] = {"type": json_type if required else [json_type, "null"]}
-    if fmt:
-        col["format"] = fmt
-    if "description" in prop:
-        col["description"] = prop["description"]
-    physical = prop.get("physicalType")
-    if json_type == "number" and physical:
-        col["x-snowflake-type"] = normalize_type(physical)
-    elif physical and normalize_type(physical) != snowflake_type(col):
-        res.lossy.append(
-            f"{where}: physicalType {physical} is not {snowflake_type(col)}, the type a {lt} column gets"
-        )
-    options = dict(prop.get("logicalTypeOptions", {}))
-    tz = (
-        (options.pop("timezone", False), options.pop("defaultTimezone", "Etc/UTC"))
-        if lt == "timestamp"
-        else None
-    )
-    if tz and (tz[0] or tz[1] not in ("UTC", "Etc/UTC")):
-        res.lossy.append(f"{where}: only UTC timestamps without a time zone (TIMESTAMP_NTZ) are supported")
-    for key in (*BOUNDS, "pattern", "maxLength"):
-        if key in options:
-            col[key] = options.pop(key)
-    res.lossy += [f"{where}.logicalTypeOptions.{k}: not supported" for k in options]
-    for i, rule in enumerate(prop.get("quality", ())):
-        _column_rule(rule, f"{where}.quality[{i}]", name, col, q, res)
-    if prop.get("unique"):
-        col["x-unique"] = True
-    if "classification" in prop:
-        col["x-classification"] = prop["classification"]
-    if "tags" in prop:
-        col["x-tags"] = list(prop["tags"])
-    for key in ("partitioned", "encryptedName", "transformLogic", "criticalDataElement", "examples"):
-        if key in prop:
-            res.ignored.append(f"{where}.{key}")
-    return col
-
-
-def _column_rule(
-    rule: dict[str, Any], where: str, name: str, col: dict[str, Any], q: dict[str, Any], res: Imported
-) -> None:
-    metric, op, unit = rule.get("metric"), _operator(rule), rule.get("unit", "rows")
-    args = rule.get("arguments", {})
-    if metric == "invalidValues" and op == ("==", 0) and set(args) == {"validValues"}:
-        col["enum"] = list(args["validValues"])
-    elif metric == "invalidValues" and op == ("==", 0) and set(args) == {"pattern"} and "pattern" not in col:
-        col["pattern"] = args["pattern"]
-    elif metric in ("nullValues", "duplicateValues") and unit == "percent" and op and op[0] == "<=":
-        q.setdefault("max_null_pct" if metric == "nullValues" else "max_duplicate_pct", {})[name] = op[1]
-    elif metric == "nullValues" and unit == "rows" and op == ("==", 0):
-        col["type"] = col["type"][0] if isinstance(col["type"], list) else col["type"]  # NOT NULL
-    elif metric == "duplicateValues" and unit == "rows" and op == ("==", 0):
-        col["x-unique"] = True
-    else:
-        res.lossy.append(
-            f"{where}: quality rule {rule.get('id') or metric or rule.get('type')} is not supported"
-        )
-
-
-def _table_rule(rule: dict[str, Any], where: str, q: dict[str, Any], pk: list[str], res: Imported) -> None:
-    op = _operator(rule)
-    if rule.get("metric") == "rowCount" and op and op[0] in (">=", ">", "<=", "<"):
-        key = "min" if op[0].startswith(">") else "max"
-        shift = {">": 1, "<": -1}.get(op[0], 0)  # row counts are integers: > n is >= n+1
-        q.setdefault("row_count", {})[key] = int(op[1]) + shift
-    elif (
-        rule.get("metric") == "duplicateValues"
-        and op == ("==", 0)
-        and sorted(rule.get("arguments", {}).get("properties", [])) == sorted(pk)
-        and pk
-    ):
-        return  # the primary key already promises this
-    elif rule.get("type") == "sql" and op:
-        cc: dict[str, Any] = {
-            "name": rule.get("name") or rule.get("id", ""),
-            "sql": rule["query"].replace("{object}", "{table}"),
-            "expect": op[1],
-        }
-        if op[0] != "==":
-            cc["op"] = op[0]
-        if "description" in rule:
-            cc["description"] = rule["description"]
-        cc["severity"] = (
-            "warn" if str(rule.get("severity", "error")).lower() in ("warn", "warning", "info") else "error"
-        )
-        q.setdefault("custom", []).append(cc)
-    else:
-        res.lossy.append(
-            f"{where}: quality rule {rule.get('id') or rule.get('metric') or rule.get('type')} "
-            "is not supported"
-        )
-
-
-def from_odcs(odcs: dict[str, Any], source: str = "<odcs>") -> Imported:
-    """An ODCS v3 document -> our contract document (validated by parse_contract)."""
-    errors = odcs_errors(odcs)
-    if errors:
-        raise InputError(f"{source}: not a valid ODCS v3.1.0 document\n  " + "\n  ".join(errors[:10]))
-    if not str(odcs["apiVersion"]).startswith("v3."):
-        raise InputError(f"{source}: apiVersion {odcs['apiVersion']} is not ODCS v3")
+def _pick_table(odcs: dict[str, Any], source: str, wanted: str | None) -> tuple[int, dict[str, Any]]:
     tables = odcs.get("schema", [])
-    if len(tables) != 1:
+    names = [str(t.get("name")) for t in tables]
+    if wanted is None:
+        if len(tables) == 1:
+            return 0, tables[0]
         raise InputError(
-            f"{source}: schema has {len(tables)} objects; a contract describes exactly one product table"
+            f"{source}: schema: {len(tables)} objects ({', '.join(names) or 'none'}); a contract is one table",
+            hint="pick one with --table NAME" if tables else "add the table under schema:",
         )
-    res = Imported({})
+    for i, t in enumerate(tables):
+        if wanted.lower() in (str(t.get("name")).lower(), str(t.get("physicalName", "")).lower()):
+            return i, t
+    raise InputError(f"{source}: schema: no table {wanted!r} (tables: {', '.join(names)})")
+
+
+def from_odcs(odcs: dict[str, Any], source: str = "<odcs>", opts: ImportOptions | None = None) -> Imported:
+    """An ODCS v3.0.x or v3.1.x document -> our contract document (validated by parse_contract)."""
+    opts = opts or ImportOptions()
+    api = str(odcs.get("apiVersion", "v3.1.0"))  # missing: the v3.1.0 schema says it is required
+    if not api.startswith(("v3.0.", "v3.1.")):
+        raise InputError(f"{source}: apiVersion: {api}: only ODCS v3.0.x and v3.1.x are read")
+    errors = odcs_errors(odcs, api)
+    if errors:
+        raise _fail(source, errors, f"{source}: not a valid ODCS {api} document:")
+    t_index, table = _pick_table(odcs, source, opts.table)
+    imp = Importer(odcs, source, opts)
+    res, where_t = imp.res, f"schema[{t_index}]"
+    others = [str(t.get("name")) for i, t in enumerate(odcs["schema"]) if i != t_index]
+    if others:
+        res.notes.append(f"schema: only table {table['name']} imported; not: {', '.join(others)}")
     cps = {c["property"]: c["value"] for c in odcs.get("customProperties", ())}
-    table = tables[0]
     table_cps = {c["property"]: c["value"] for c in table.get("customProperties", ())}
     team = odcs.get("team", {})
     members = team.get("members", []) if isinstance(team, dict) else team
-    owners = [m for m in members if str(m.get("role", "")).lower() == "owner"] or members
-    if not owners:
-        raise InputError(f"{source}: no owner: add team.members with a username and role: owner")
-    if "domain" not in odcs:
-        raise InputError(f"{source}: domain is required (it names the owning domain, e.g. MARKETING)")
+    owners = [m for m in members if str(m.get("role", "")).lower() == "owner"]
+    owner = opts.owner if opts.owner and not owners else (owners[0]["username"] if owners else None)
+    if owner is None:
+        imp.errors.append("team: no member with role: owner (or pass --owner)")
+    for opt, given, present in (
+        ("--domain", opts.domain, odcs.get("domain")),
+        ("--owner", opts.owner, owners),
+    ):
+        if given and present:
+            res.notes.append(f"{opt} {given} not used: the document names its own")
+    domain_raw = odcs.get("domain") or opts.domain
+    if not domain_raw:
+        imp.errors.append("domain: missing (it names the owning domain; or pass --domain)")
+    domain = imp.name(domain_raw, "domain") if domain_raw else ""
+    title = imp.name(table["name"], f"{where_t}.name")
 
-    q: dict[str, Any] = {}
     props: dict[str, Any] = {}
     pk_pos: list[tuple[int, int, str]] = []
     for i, prop in enumerate(table.get("properties", ())):
-        props[prop["name"]] = _column(prop, f"schema[0].properties[{i}]", res, q)
+        where = f"{where_t}.properties[{i}]"
+        name = imp.name(prop["name"], f"{where}.name")
+        if name in props:
+            imp.errors.append(f"{where}.name: {prop['name']!r} is {name}, a column named twice")
+            continue
+        col = imp.column(prop, where, name)
+        if col is None:
+            continue
+        props[name] = col
         if prop.get("primaryKey"):
-            pk_pos.append((prop.get("primaryKeyPosition", -1), i, prop["name"]))
-    required = [n for n, col in props.items() if not isinstance(col["type"], list)]  # NOT NULL columns
+            pk_pos.append((prop.get("primaryKeyPosition", -1), i, name))
+    if not props:
+        imp.errors.append(f"{where_t}.properties: no column could be imported")
     pk = [n for _, _, n in sorted(pk_pos)]
     for i, rule in enumerate(table.get("quality", ())):
-        _table_rule(rule, f"schema[0].quality[{i}]", q, pk, res)
+        imp.table_rule(rule, f"{where_t}.quality[{i}]", pk, title)
+    version = str(odcs["version"])
+    if version.count(".") == 1 and version.replace(".", "").isdigit():
+        res.notes.append(f"version: {version} read as {version}.0")
+        version += ".0"
+    status_raw = str(odcs["status"])
+    status = STATUSES.get(status_raw.lower())
+    if status is None:
+        status = "draft"
+        res.notes.append(
+            f"status: {status_raw!r} is none of draft, active, deprecated, retired: read as draft"
+        )
+    elif status != status_raw:
+        res.notes.append(f"status: {status_raw!r} read as {status}")
+    if imp.errors:
+        raise _fail(source, imp.errors, f"{source}: cannot import this ODCS document:")
 
     doc: dict[str, Any] = {"$schema": JSON_SCHEMA_DIALECT}
     if "jsonSchemaId" in cps:
-        doc["$id"] = cps.pop("jsonSchemaId")
+        doc["$id"] = cps["jsonSchemaId"]
     if "jsonSchemaComment" in cps:
-        doc["$comment"] = cps.pop("jsonSchemaComment")
-    doc["title"] = table["name"]
-    if "purpose" in odcs.get("description", {}):
-        doc["description"] = odcs["description"]["purpose"]
+        doc["$comment"] = cps["jsonSchemaComment"]
+    doc["title"] = title
+    description = dict(odcs.get("description", {}))
+    if "purpose" in description:
+        doc["description"] = description.pop("purpose")
     doc["type"] = "object"
     if "additionalProperties" in table_cps:
         doc["additionalProperties"] = table_cps.pop("additionalProperties")
-    product = {
-        "domain": odcs["domain"],
-        "name": odcs.get("name", table["name"]),
-        "owner": owners[0]["username"],
-        "version": odcs["version"],
-        "status": odcs["status"],
-    }
-    if "productDescription" in cps:
-        product["description"] = cps.pop("productDescription")
+    product: dict[str, Any] = {"domain": domain, "name": title, "owner": owner, "version": version}
+    product["status"] = status
+    for ours, key in (("deprecationDate", "deprecation_date"), ("productDescription", "description")):
+        if ours in cps:
+            product[key] = cps[ours]
     if "productTags" in cps:
-        product["tags"] = cps.pop("productTags")
+        product["tags"] = cps["productTags"]
     doc["x-product"] = product
     if pk:
         doc["x-primary-key"] = pk
-    sla = _sla(odcs.get("slaProperties", ()), table["name"], res)
+    sla = _sla(odcs.get("slaProperties", ()), table["name"], title, odcs.get("slaDefaultElement"), res)
     if sla:
         doc["x-sla"] = sla
-    if q:
-        doc["x-quality"] = q
-    if "tags" in odcs:
-        doc["x-tags"] = list(odcs["tags"])
-    doc["required"] = required
+    if imp.q:
+        doc["x-quality"] = imp.q
+    if odcs.get("tags"):
+        doc["x-tags"] = list(dict.fromkeys(map(str, odcs["tags"])))
+    doc["required"] = [n for n, col in props.items() if not isinstance(col["type"], list)]
     doc["properties"] = props
-    res.ignored += [k for k in _INFORMATIONAL if k in odcs]
-    res.ignored += [f"description.{k}" for k in odcs.get("description", {}) if k != "purpose"]
-    res.ignored += [f"customProperties.{k}" for k in cps] + [
-        f"schema[0].customProperties.{k}" for k in table_cps
-    ]
+    extra = _document_extra(odcs, table, description, cps, table_cps, members, owners, title, domain)
+    if extra:
+        doc["x-odcs"] = extra
+        res.notes.append(f"kept under x-odcs: {', '.join(sorted(extra))}")
     parse(doc, source)  # the result must be a valid contract
     res.doc = doc
     return res
 
 
-def _sla(items: Any, table: str, res: Imported) -> dict[str, Any] | None:
+def _document_extra(
+    odcs: dict[str, Any],
+    table: dict[str, Any],
+    description: dict[str, Any],
+    cps: dict[str, Any],
+    table_cps: dict[str, Any],
+    members: list[dict[str, Any]],
+    owners: list[dict[str, Any]],
+    title: str,
+    domain: str,
+) -> dict[str, Any]:
+    """Everything of the document and its table that has no field of ours, verbatim."""
+    extra = {
+        k: v for k, v in odcs.items() if k not in _DOC_KEYS | {"description", "customProperties", "team"}
+    }
+    if extra.get("name") == title:
+        extra.pop("name")
+    if extra.get("id") == f"{domain.lower()}.{title.lower()}.v{str(odcs['version']).split('.')[0]}":
+        extra.pop("id")  # the id our export derives: nothing to keep
+    if odcs.get("domain") not in (None, domain):
+        extra["domain"] = odcs["domain"]  # the source spelling (normalized, or replaced by --domain)
+    if description:
+        extra["description"] = description
+    rest = [
+        {"property": k, "value": v} for k, v in cps.items() if k not in _OURS | {"sourceName", "sourceDomain"}
+    ]
+    if rest:
+        extra["customProperties"] = rest
+    if "sourceName" in cps:  # our export's record of a name the import normalized
+        extra.setdefault("name", cps["sourceName"])
+    if "sourceDomain" in cps:
+        extra.setdefault("domain", cps["sourceDomain"])
+    team = odcs.get("team")
+    others = [m for m in members if m is not (owners[0] if owners else None)]
+    if isinstance(team, dict):
+        kept = {k: v for k, v in team.items() if k != "members"}
+        if others:
+            kept["members"] = others
+        if kept:
+            extra["team"] = kept
+    elif others:
+        extra["team"] = {"members": others}
+    if owners and set(owners[0]) - {"username", "role"}:
+        extra.setdefault("team", {})["owner"] = {
+            k: v for k, v in owners[0].items() if k not in ("username", "role")
+        }
+    schema_extra = {k: v for k, v in table.items() if k not in _TABLE_KEYS | {"customProperties"}}
+    if table.get("logicalType") not in (None, "object"):
+        schema_extra["logicalType"] = table["logicalType"]
+    if table.get("physicalType") not in (None, "table"):
+        schema_extra["physicalType"] = table["physicalType"]
+    t_rest = [{"property": k, "value": v} for k, v in table_cps.items() if k != "sourceName"]
+    if t_rest:
+        schema_extra["customProperties"] = t_rest
+    if table["name"] != title:
+        schema_extra["name"] = table["name"]
+    elif "sourceName" in table_cps:
+        schema_extra["name"] = table_cps["sourceName"]
+    if schema_extra:
+        extra["schema"] = schema_extra
+    return extra
+
+
+def _sla(items: Any, table: str, title: str, default: Any, res: Imported) -> dict[str, Any] | None:
     out = None
     for i, s in enumerate(items):
         prop = str(s["property"]).lower()
         unit = str(s.get("unit", "h")).lower()
-        if prop in ("latency", "ly", "freshness") and unit in _HOURS_PER and out is None and s.get("element"):
-            column = str(s["element"]).split(",")[0].strip()
+        element = s.get("element") or default
+        if prop in ("latency", "ly", "freshness") and unit in _HOURS_PER and out is None and element:
+            column = str(element).split(",")[0].strip()
             if "." in column:
                 obj, column = column.rsplit(".", 1)
-                if obj != table:
-                    res.lossy.append(f"slaProperties[{i}]: element {s['element']} is not on {table}")
+                if obj not in (table, title):
+                    res.lossy.append(f"slaProperties[{i}]: element {element} is not on {table}")
                     continue
             hours = s["value"] * _HOURS_PER[unit]
             out = {
-                "freshness_column": column,
+                "freshness_column": normalized_name(column) if column.upper() != column else column,
                 "max_age_hours": int(hours) if float(hours).is_integer() else hours,
             }
             if "schedule" in s and s.get("scheduler", "cron") == "cron":
