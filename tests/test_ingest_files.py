@@ -2,7 +2,7 @@
 
 The local account ships a batch of files as one gzip with file markers (snowmesh.ingest); these
 files probe its edges: no final newline, a header-only file, a quoted field with a newline and a
-comma in it, and a quote left open. They land in a database of their own on the session's local
+comma in it, and a quote left open (that file is rejected, the rest loads). They land in a database of their own on the session's local
 account, so the mesh's own tables are untouched.
 """
 
@@ -16,7 +16,6 @@ import pytest
 from snowmesh.console import SilentReporter
 from snowmesh.deploy.plan import build_plan
 from snowmesh.deploy.statements import LOCALLY_EXECUTABLE
-from snowmesh.errors import StepFailed
 from snowmesh.manifest.model import Column, Mesh, Source
 
 DB = "ODDITIES_DB"
@@ -72,7 +71,7 @@ def test_awkward_files_keep_file_and_line(oddities) -> None:
     }
 
 
-def test_a_quote_left_open_fails_the_batch_and_records_nothing(oddities) -> None:
+def test_a_quote_left_open_rejects_its_file_and_the_rest_of_the_batch_loads(oddities) -> None:
     from snowmesh.ingest import ingest_source
 
     t, d = oddities
@@ -80,11 +79,17 @@ def test_a_quote_left_open_fails_the_batch_and_records_nothing(oddities) -> None
     before = [t.sql(f'SELECT COUNT(*) FROM "{DB}"."RAW"."{name}"')[0][0]
               for name in ("ODD_ROWS", "ODD_ROWS_QUARANTINE", "INGESTED_FILES")]
     t.s3.put_object(Bucket=d.bucket, Key="odd_rows/dt=2026-01-05/e.csv.gz",
-                    Body=gzip.compress(HEADER + b'E1,5.00,"never closed\n'))
+                    Body=gzip.compress(HEADER + b'E1,5.00,ok\nE2,5.00,"never closed\nE3,1.00,x\n'))
     t.s3.put_object(Bucket=d.bucket, Key="odd_rows/dt=2026-01-06/f.csv.gz", Body=gzip.compress(HEADER + b"F1,6.00,x\n"))
-    with pytest.raises(StepFailed, match=r"ODDITIES\.ODD_ROWS: COPY of 2 new files failed .*"
-                                         r"odd_rows/dt=2026-01-05/e\.csv\.gz is not readable CSV: unexpected end of data"):
-        ingest_source(t, d, SOURCE, SilentReporter())
+    load = ingest_source(t, d, SOURCE, SilentReporter())
+    assert (load.files_new, load.files_rejected, load.rows_rejected) == (2, 1, 3)
+    assert (load.rows_landed, load.rows_loaded, load.rows_quarantined) == (1, 1, 0)
+    assert load.rejected == {"odd_rows/dt=2026-01-05/e.csv.gz": "quote left open at line 3"}
     after = [t.sql(f'SELECT COUNT(*) FROM "{DB}"."RAW"."{name}"')[0][0]
              for name in ("ODD_ROWS", "ODD_ROWS_QUARANTINE", "INGESTED_FILES")]
-    assert after == before
+    assert after == [before[0] + 1, before[1], before[2] + 1]
+    assert t.sql(f'SELECT "ID" FROM "{DB}"."RAW"."ODD_ROWS" WHERE "_FILE" LIKE \'%f.csv.gz\'') == [("F1",)]
+    rejected = t.sql(f'SELECT "FILE_NAME", "REASON", "LINES" FROM "{DB}"."RAW"."REJECTED_FILES"')
+    assert rejected == [("odd_rows/dt=2026-01-05/e.csv.gz", "quote left open at line 3", 3)]
+    again = ingest_source(t, d, SOURCE, SilentReporter())  # recorded: never retried
+    assert (again.files_new, again.files_rejected) == (0, 0)

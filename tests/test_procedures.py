@@ -42,10 +42,10 @@ def test_real_account_copy_statement_is_exact() -> None:
     sql = gi.real_copy_sql("MARKETING_DB", SPEC, ["clicks/2026-10-01/part-0.csv.gz", "clicks/x'y.csv.gz"])
     assert sql == (
         'COPY INTO "MARKETING_DB"."RAW"."CLICKS_LANDING" ("CLICK_ID", "COST_USD", "_FILE", "_LINE") '
-        "FROM (SELECT $1, $2, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER + 1 "
+        "FROM (SELECT $1, $2, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER "
         'FROM @"MARKETING_DB"."RAW"."LANDING") '
         "FILES = ('clicks/2026-10-01/part-0.csv.gz', 'clicks/x''y.csv.gz') "
-        "FILE_FORMAT = (FORMAT_NAME = 'MARKETING_DB.RAW.CSV_GZIP')"
+        "FILE_FORMAT = (FORMAT_NAME = 'MARKETING_DB.RAW.CSV_GZIP_WITH_HEADER') ON_ERROR = CONTINUE"
     )
     _parse(sql)
 
@@ -62,7 +62,9 @@ def test_shared_ingest_sql_parses_for_every_manifest_source() -> None:
                 gi.real_copy_sql(d.database, spec, [f"{s.prefix}/a.csv.gz"]),
                 f"INSERT INTO {d.database}.RAW.T {gi.typed_select(spec, 'X')}",
                 good, bad, gi.per_file_sql(typed),
-                gi.ledger_insert_sql(d.database, [(s.name, f"{s.prefix}/a.csv.gz", 3, 2, 1)]),
+                gi.ledger_insert_sql(d.database, [(s.name, f"{s.prefix}/a.csv.gz", "0f3a", 3, 2, 1)]),
+                gi.rejected_insert_sql(d.database, [(s.name, f"{s.prefix}/b.csv.gz", None, "not gzip", 0)]),
+                gi.quarantine_lines_sql(d.database, spec, [(f"{s.prefix}/a.csv.gz", 4, "2 fields, expected 3", "a,b")]),
             ):
                 _parse(sql)
 
@@ -71,8 +73,14 @@ def test_typed_expressions_and_reason() -> None:
     assert gi.typed_expr(gi.ColumnSpec("A", "NUMBER(12,2)"), '"A"') == 'TRY_TO_DECIMAL("A", 12, 2)'
     assert gi.typed_expr(gi.ColumnSpec("A", "VARCHAR"), '"A"') == '"A"'
     assert gi.reason_expr(SPEC.columns) == (
-        "CASE WHEN \"R_CLICK_ID\" IS NULL THEN 'missing CLICK_ID' "
+        "CASE WHEN CONTAINS(\"R_CLICK_ID\", CHR(0)) THEN 'NUL byte in CLICK_ID' "
+        "WHEN CONTAINS(\"R_COST_USD\", CHR(0)) THEN 'NUL byte in COST_USD' "
+        "WHEN COALESCE(LENGTH(\"R_CLICK_ID\"), 0) + COALESCE(LENGTH(\"R_COST_USD\"), 0) + 1 > 1000000 "
+        "THEN 'line longer than 1000000 characters' "
+        "WHEN \"R_CLICK_ID\" IS NULL THEN 'missing CLICK_ID' "
+        "WHEN TRIM(\"R_CLICK_ID\", ' \t') = '' THEN 'blank CLICK_ID' "
         "WHEN \"R_COST_USD\" IS NULL THEN 'missing COST_USD' "
+        "WHEN TRIM(\"R_COST_USD\", ' \t') = '' THEN 'blank COST_USD' "
         "WHEN \"R_COST_USD\" IS NOT NULL AND \"T_COST_USD\" IS NULL THEN 'bad NUMBER(12,4) in COST_USD: ' || \"R_COST_USD\" END"
     )
     with pytest.raises(ValueError):

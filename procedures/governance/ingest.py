@@ -1,13 +1,31 @@
-"""INGEST(): a domain's new landing files -> typed RAW rows + quarantine + ledger, in the warehouse.
+"""INGEST(): a domain's new landing files -> typed RAW rows + quarantine + rejected files + ledger.
 
 The ONE implementation of the ingest SQL: the deployed ``<DB>.RAW.INGEST()`` procedure runs it,
 and the local walker (snowmesh.ingest) runs the same builders and :func:`ingest_source`, only
-replacing the COPY with its local-account variant (fakesnow has no METADATA$ columns).
+replacing the COPY with its local-account variant (fakesnow has no METADATA$ columns and no
+ON_ERROR = CONTINUE). A loader returns a :class:`Loaded`: every record of every file as text
+(the header is line 1), the records its parser could not read (:class:`LineError`) and the
+files it could not read at all (:class:`FileError`).
 
-COPY writes text only (an all-VARCHAR landing table), so a bad value never aborts a load; one
-SQL pass types every row into the <SOURCE>_TYPED scratch table, where each row is either a good
-row or carries the reason it is not. Hence, per file and exactly: landed = loaded + quarantined.
-The ledger RAW.INGESTED_FILES (one row per file ever loaded) makes re-runs idempotent.
+Quarantine has two levels, and neither blocks the rest of a batch:
+
+* **a line** (wrong field count, invalid UTF-8, NUL byte, over-long, a bad value, a blank
+  required field) goes to ``<SOURCE>_QUARANTINE`` with file, line and reason;
+* **a file** (not gzip, empty, unreadable, a header other than the declared columns in their
+  order) goes to ``RAW.REJECTED_FILES`` with its reason and line count.
+
+Hence, per file and exactly: landed = loaded + quarantined, or the file is rejected with its
+lines; for a run, landed = loaded + quarantined + lines of rejected files.
+
+Exactly once, even with two loaders at once: the promotion is one transaction that first takes
+the source's row of ``RAW.INGEST_LOCKS`` (an UPDATE), then re-reads the ledger and the rejected
+files and keeps only the files nobody recorded meanwhile. Snowflake: an UPDATE locks the table
+until COMMIT, a second loader's UPDATE waits, and under READ COMMITTED its later statements see
+the first loader's committed ledger rows ("Resource locking", "Isolation level":
+https://docs.snowflake.com/en/sql-reference/transactions). DuckDB (the local account): the
+second UPDATE of the row fails with a write-write conflict; the loader rolls back and retries,
+and a DuckDB transaction's snapshot starts at its first statement, the UPDATE. No unique
+constraint is relied on (Snowflake does not enforce them).
 
 Where INGEST() finds the sources: GOVERNANCE_DB.CATALOG.SOURCES, one row per source with the
 manifest's prefix, columns, types and required flags as JSON (:func:`register_sources`), keyed
@@ -21,69 +39,82 @@ Stdlib + Snowpark only: this module is zipped into the procedures.
 from __future__ import annotations
 
 import json
-import re
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from governance.ingest_sql import (  # noqa: F401  (re-exported: one import for the callers)
+    COPY_FILES_MAX,
+    FILE_FORMAT,
+    INGEST_FORMAT,
+    LEDGER,
+    LOCKS,
+    MAX_LINE_CHARS,
+    RAW,
+    REJECTED,
+    SOURCES_COLUMNS,
+    SOURCES_TABLE,
+    STAGE,
+    ColumnSpec,
+    SourceSpec,
+    check_type,
+    create_scratch_sql,
+    create_typed_sql,
+    file_format,
+    header_problem,
+    landing_table,
+    ledger_insert_sql,
+    per_file_sql,
+    promote_sql,
+    quarantine_lines_sql,
+    quarantine_table,
+    real_copy_sql,
+    reason_expr,
+    rejected_insert_sql,
+    scratch_table,
+    typed_expr,
+    typed_select,
+)
 from governance.sql import check_ident, fqn, ident, literal, split_fqn
 
-RAW, STAGE, FILE_FORMAT, LEDGER = "RAW", "LANDING", "CSV_GZIP", "INGESTED_FILES"
 
+@dataclass(frozen=True)
+class StagedFile:
+    """A landed file: its key (relative to the stage, as the ledger stores it) and its MD5/ETag."""
 
-def landing_table(source: str) -> str:
-    """All-VARCHAR table COPY writes into; typing happens in SQL so bad rows can be quarantined."""
-    return f"{source}_LANDING"
-
-
-def quarantine_table(source: str) -> str:
-    return f"{source}_QUARANTINE"
-SOURCES_TABLE = "GOVERNANCE_DB.CATALOG.SOURCES"
-SOURCES_COLUMNS = (("DOMAIN", "VARCHAR NOT NULL"), ("DATABASE_NAME", "VARCHAR NOT NULL"),
-                   ("SOURCE", "VARCHAR NOT NULL"), ("SPEC", "VARCHAR NOT NULL"))
-COPY_FILES_MAX = 1000  # COPY takes at most 1000 names in a FILES list
-
-_TYPE = re.compile(r"(VARCHAR|NUMBER|FLOAT|BOOLEAN|DATE|TIMESTAMP_NTZ)(\(\d{1,2}(,\d{1,2})?\))?")
-# fakesnow's TRY_TO_TIMESTAMP raises on text it cannot parse (instead of returning NULL),
-# so timestamps are shape-checked first; the same guard is valid, and harmless, on Snowflake.
-_TS_SHAPE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?$"
+    name: str
+    md5: str | None = None
 
 
 @dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    type: str
-    required: bool = False
+class LineError:
+    """A record the loader's CSV parser could not read: quarantined, the rest of its file loads."""
+
+    file: str
+    line: int
+    reason: str
+    record: str = ""
 
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """What ingest needs of a manifest source: the manifest's own fields, nothing derived."""
+class FileError:
+    """A file the loader could not read at all: rejected with its reason and data-line count."""
 
-    name: str
-    prefix: str
-    columns: tuple[ColumnSpec, ...]
+    file: str
+    reason: str
+    lines: int = 0
 
-    @property
-    def landing_table(self) -> str:
-        return landing_table(self.name)
 
-    @property
-    def quarantine_table(self) -> str:
-        return quarantine_table(self.name)
+@dataclass
+class Loaded:
+    """What a loader returns: ``rows`` is a relation of the raw text columns + _FILE + _LINE."""
 
-    @property
-    def typed_table(self) -> str:
-        return f"{self.name}_TYPED"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> SourceSpec:
-        cols = tuple(ColumnSpec(check_ident(c["name"]), check_type(c["type"]), bool(c.get("required")))
-                     for c in doc["columns"])
-        return cls(check_ident(doc["name"]), str(doc["prefix"]), cols)
+    rows: str
+    line_errors: list[LineError] = field(default_factory=list)
+    file_errors: list[FileError] = field(default_factory=list)
+    scratch: list[str] = field(default_factory=list)  # the loader's tables, dropped at the end
 
 
 @dataclass
@@ -91,134 +122,18 @@ class SourceResult:
     source: str
     files_new: int = 0
     files_skipped: int = 0
+    files_rejected: int = 0
     rows_landed: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_rejected: int = 0  # lines of rejected files (not in rows_landed)
     files: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
 
 
-def check_type(type_: str) -> str:
-    """Types come from validated manifests; re-check so no text slips into SQL."""
-    if not isinstance(type_, str) or not _TYPE.fullmatch(type_):
-        raise ValueError(f"unsupported column type {type_!r}")
-    return type_
+Loader = Callable[[list[str]], Loaded]
 
-
-# --------------------------------------------------------------------------- SQL builders (pure)
-
-
-def typed_expr(c: ColumnSpec, raw: str) -> str:
-    """SQL that turns the landed text ``raw`` into the column's type, NULL when it cannot."""
-    t = check_type(c.type)
-    if t == "VARCHAR":
-        return raw
-    if t.startswith("NUMBER("):
-        p, s = (t[7:-1].split(",") + ["0"])[:2]
-        return f"TRY_TO_DECIMAL({raw}, {int(p)}, {int(s)})"
-    if t == "NUMBER":
-        return f"TRY_TO_NUMBER({raw})"
-    if t == "FLOAT":
-        return f"TRY_TO_DOUBLE({raw})"
-    if t == "BOOLEAN":
-        return f"TRY_TO_BOOLEAN({raw})"
-    if t == "DATE":
-        return f"TRY_TO_DATE({raw})"
-    # TIMESTAMP_NTZ: shape, then calendar (Feb 30 passes the regex), then the cast.
-    return (
-        f"CASE WHEN REGEXP_LIKE({raw}, '{_TS_SHAPE}') AND TRY_TO_DATE(SUBSTR({raw}, 1, 10)) IS NOT NULL "
-        f"THEN TRY_CAST({raw} AS TIMESTAMP_NTZ) END"
-    )
-
-
-def reason_expr(columns: Sequence[ColumnSpec]) -> str:
-    """The first problem of a row, or NULL for a good row."""
-    whens = []
-    for c in columns:
-        raw, typed = ident(f"R_{c.name}"), ident(f"T_{c.name}")
-        if c.required:
-            whens.append(f"WHEN {raw} IS NULL THEN {literal('missing ' + c.name)}")
-        if c.type != "VARCHAR":
-            whens.append(f"WHEN {raw} IS NOT NULL AND {typed} IS NULL THEN {literal(f'bad {c.type} in {c.name}: ')} || {raw}")
-    return "CASE " + " ".join(whens) + " END" if whens else "CAST(NULL AS VARCHAR)"
-
-
-def typed_select(s: SourceSpec, rows: str) -> str:
-    """``rows`` (raw text columns + _FILE + _LINE) with typed values and the quarantine reason.
-
-    Evaluated once per row into <SOURCE>_TYPED; the typed insert, the quarantine insert and
-    the per-file counts then read that table.
-    """
-    inner_cols = []
-    for c in s.columns:
-        inner_cols.append(f"{ident(c.name)} AS {ident('R_' + c.name)}")
-        inner_cols.append(f"{typed_expr(c, ident(c.name))} AS {ident('T_' + c.name)}")
-    inner = f"SELECT {', '.join(inner_cols)}, \"_FILE\", \"_LINE\" FROM {rows}"
-    return f"SELECT *, {reason_expr(s.columns)} AS \"_REASON\" FROM ({inner})"
-
-
-def scratch_table(database: str, name: str, *, qualified: bool = True) -> str:
-    """A scratch table of one load: session-scoped TEMPORARY, so a failed load leaves nothing.
-
-    Snowflake takes temporary tables schema-qualified (<DB>.RAW). DuckDB keeps them in its own
-    catalog and rejects a qualified name, so the local account names them unqualified
-    (docs/local-account.md). Temporary also keeps the 1M-row scratch off the emulator's disk.
-    """
-    return fqn(database, RAW, name) if qualified else ident(name)
-
-
-def create_scratch_sql(table: str, columns: Sequence[str]) -> str:
-    """An empty scratch table ``table`` (a :func:`scratch_table` name) of ``columns`` (name + type)."""
-    return f"CREATE OR REPLACE TEMPORARY TABLE {table} ({', '.join(columns)})"
-
-
-def create_typed_sql(database: str, s: SourceSpec, typed: str) -> str:
-    """An empty <SOURCE>_TYPED scratch ``typed`` with the typed columns' types, filled by a loader."""
-    return (f"CREATE OR REPLACE TEMPORARY TABLE {typed} AS "
-            f"{typed_select(s, fqn(database, RAW, s.landing_table))} WHERE 1 = 0")
-
-
-def file_format(database: str) -> str:
-    return f"FILE_FORMAT = (FORMAT_NAME = {literal('.'.join(split_fqn(f'{database}.{RAW}.{FILE_FORMAT}')))})"
-
-
-def real_copy_sql(database: str, s: SourceSpec, files: Sequence[str]) -> str:
-    """Real account: one COPY from the external stage, file name and line from the load metadata."""
-    names = ", ".join(ident(c.name) for c in s.columns)
-    positions = ", ".join(f"${i}" for i in range(1, len(s.columns) + 1))
-    # The header is line 1 and SKIP_HEADER = 1, so METADATA$FILE_ROW_NUMBER 1 is line 2.
-    return (
-        f"COPY INTO {fqn(database, RAW, s.landing_table)} ({names}, \"_FILE\", \"_LINE\") "
-        f"FROM (SELECT {positions}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER + 1 "
-        f"FROM @{fqn(database, RAW, STAGE)}) FILES = ({', '.join(literal(f) for f in files)}) "
-        f"{file_format(database)}"
-    )
-
-
-def promote_sql(database: str, s: SourceSpec, typed: str) -> tuple[str, str]:
-    """(typed insert, quarantine insert) from the scratch ``typed``; one transaction with the ledger."""
-    cols = ", ".join(ident(c.name) for c in s.columns)
-    t_cols = ", ".join(ident("T_" + c.name) for c in s.columns)
-    record = "OBJECT_CONSTRUCT(" + ", ".join(f"{literal(c.name)}, {ident('R_' + c.name)}" for c in s.columns) + ")"
-    good = (f"INSERT INTO {fqn(database, RAW, s.name)} ({cols}, \"_FILE\", \"_LINE\", \"_LOADED_AT\") "
-            f"SELECT {t_cols}, \"_FILE\", \"_LINE\", SYSDATE() FROM {typed} WHERE \"_REASON\" IS NULL")
-    bad = (f"INSERT INTO {fqn(database, RAW, s.quarantine_table)} "
-           '("_FILE", "_LINE", "REASON", "RECORD", "_QUARANTINED_AT") '
-           f"SELECT \"_FILE\", \"_LINE\", \"_REASON\", {record}::VARCHAR, SYSDATE() FROM {typed} "
-           'WHERE "_REASON" IS NOT NULL')
-    return good, bad
-
-
-def per_file_sql(typed: str) -> str:
-    return f'SELECT "_FILE", COUNT(*), COUNT_IF("_REASON" IS NULL) FROM {typed} GROUP BY "_FILE"'
-
-
-def ledger_insert_sql(database: str, rows: Sequence[tuple[str, str, int, int, int]]) -> str:
-    """(source, file, landed, loaded, quarantined) rows as one INSERT of literal values."""
-    values = ",\n".join(
-        f"({literal(src)}, {literal(f)}, {int(n)}, {int(ok)}, {int(q)}, SYSDATE())" for src, f, n, ok, q in rows
-    )
-    return (f'INSERT INTO {fqn(database, RAW, LEDGER)} ("SOURCE", "FILE_NAME", "ROWS_LANDED", "ROWS_LOADED", '
-            f'"ROWS_QUARANTINED", "LOADED_AT") VALUES\n{values}')
+LOCK_RETRY_SECONDS = 300.0
 
 
 # --------------------------------------------------------------------------- running it
@@ -228,71 +143,200 @@ def _run(session: Any, sql: str) -> list[Any]:
     return session.sql(sql).collect()
 
 
-Loader = Callable[[list[str], str], None]  # fills the scratch table (2nd arg) with these files' rows
+def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str]) -> Loaded:
+    """The real account's loader: COPY ... ON_ERROR = CONTINUE with the load metadata.
 
-
-def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str], typed: str) -> None:
-    """The real account's loader: COPY with metadata into the landing table, then type it."""
+    COPY skips a record its parser cannot read (field count, encoding) and reports per file
+    the records parsed, loaded and the first error; a file it cannot read at all (not gzip)
+    loads nothing (LOAD_FAILED). The skipped records are the gaps in METADATA$FILE_ROW_NUMBER:
+    they are quarantined, the first with COPY's own message. COPY INTO <table>, "Output" and
+    ON_ERROR: https://docs.snowflake.com/en/sql-reference/sql/copy-into-table
+    """
     landing = fqn(database, RAW, s.landing_table)
     _run(session, f"TRUNCATE TABLE {landing}")
+    reports = []
     for i in range(0, len(files), COPY_FILES_MAX):
-        _run(session, real_copy_sql(database, s, files[i : i + COPY_FILES_MAX]))
-    _run(session, f"INSERT INTO {typed} {typed_select(s, landing)}")
-    _run(session, f"TRUNCATE TABLE {landing}")
+        reports += _run(session, real_copy_sql(database, s, files[i : i + COPY_FILES_MAX]))
+    out = Loaded(landing)
+    with_errors = {}
+    for r in reports:  # file, status, rows_parsed, rows_loaded, error_limit, errors_seen, first_error, first_error_line
+        name, status, parsed, loaded = _stage_key(str(r[0])), str(r[1]), int(r[2] or 0), int(r[3] or 0)
+        first = str(r[6] or "rejected by COPY")
+        if status == "LOAD_FAILED" and loaded == 0:
+            out.file_errors.append(FileError(name, f"unreadable: {first}", max(parsed - 1, 0)))
+        elif int(r[5] or 0) > 0:
+            with_errors[name] = (parsed, int(r[7] or 0), first)
+    for name, (parsed, first_line, first) in with_errors.items():
+        for line in copy_gaps(session, landing, name, parsed):
+            reason = first if line == first_line else f"rejected by COPY (this file's first error, line {first_line}: {first})"
+            out.line_errors.append(LineError(name, line, reason))
+    return out
 
 
-def loaded_files(session: Any, database: str, source: str) -> set[str]:
-    rows = _run(session, f'SELECT "FILE_NAME" FROM {fqn(database, RAW, LEDGER)} WHERE "SOURCE" = {literal(source)}')
-    return {str(r[0]) for r in rows}
+def copy_gaps(session: Any, rows: str, file: str, parsed: int) -> list[int]:
+    """Record numbers 1..``parsed`` of ``file`` missing from ``rows``: the records COPY skipped."""
+    sql = (f'SELECT "_PREV", "_LINE" FROM (SELECT "_LINE", LAG("_LINE") OVER (ORDER BY "_LINE") AS "_PREV" '
+           f'FROM {rows} WHERE "_FILE" = {literal(file)}) WHERE "_LINE" - COALESCE("_PREV", 0) > 1 '
+           f'UNION ALL SELECT MAX("_LINE"), {int(parsed) + 1} FROM {rows} WHERE "_FILE" = {literal(file)}')
+    gaps: list[int] = []
+    for prev, nxt in _run(session, sql):
+        gaps += range(int(prev or 0) + 1, int(nxt))
+    return sorted(set(gaps))
 
 
-def ingest_source(session: Any, database: str, s: SourceSpec, files: list[str],
+def _stage_key(name: str) -> str:
+    # s3://bucket/prefix/file.csv.gz: the stage URL is the bucket's root, keys are relative to it
+    return name.split("/", 3)[3] if name.startswith("s3://") else name
+
+
+def done_files(session: Any, database: str, source: str) -> set[tuple[str, str | None]]:
+    """(file, md5) of every file recorded as loaded or rejected: never loaded again."""
+    src = literal(source)
+    rows = _run(session, f'SELECT "FILE_NAME", "FILE_MD5" FROM {fqn(database, RAW, LEDGER)} WHERE "SOURCE" = {src} '
+                         f'UNION ALL SELECT "FILE_NAME", "FILE_MD5" FROM {fqn(database, RAW, REJECTED)} '
+                         f'WHERE "SOURCE" = {src}')
+    return {(str(r[0]), None if r[1] is None else str(r[1])) for r in rows}
+
+
+def is_done(f: StagedFile, done: set[tuple[str, str | None]]) -> bool:
+    """The same name and content (a ledger row from before MD5s were recorded matches by name)."""
+    return (f.name, f.md5) in done or (f.name, None) in done
+
+
+def new_files(session: Any, database: str, source: str, files: Sequence[StagedFile]) -> list[StagedFile]:
+    done = done_files(session, database, source)
+    return [f for f in files if not is_done(f, done)]
+
+
+def _lock(session: Any, database: str, source: str, owner: str) -> None:
+    """BEGIN and take the source's lock row (see the module docstring); retry a conflict."""
+    locks = fqn(database, RAW, LOCKS)
+    _run(session, f'MERGE INTO {locks} l USING (SELECT {literal(source)} AS "SOURCE") v ON l."SOURCE" = v."SOURCE" '
+                  'WHEN NOT MATCHED THEN INSERT ("SOURCE") VALUES (v."SOURCE")')
+    deadline, pause = time.monotonic() + LOCK_RETRY_SECONDS, 0.05
+    while True:
+        _run(session, "BEGIN")
+        try:
+            _run(session, f'UPDATE {locks} SET "HELD_BY" = {literal(owner)}, "HELD_SINCE" = SYSDATE() '
+                          f'WHERE "SOURCE" = {literal(source)}')
+            return
+        except Exception as err:
+            _run(session, "ROLLBACK")
+            if "conflict" not in str(err).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def _not_in(files: Sequence[str]) -> str:
+    return f' AND "_FILE" NOT IN ({", ".join(literal(f) for f in files)})' if files else ""
+
+
+def _reject_header(session: Any, s: SourceSpec, loaded: Loaded, names: list[str],
+                   rejected: dict[str, FileError]) -> None:
+    """Files whose line 1 is missing, unreadable or not the declared header: rejected."""
+    cols = ", ".join(ident(c.name) for c in s.columns)
+    headers = {str(r[0]): tuple(r[1:]) for r in _run(session, f'SELECT "_FILE", {cols} FROM {loaded.rows} '
+                                                             'WHERE "_LINE" = 1')}
+    bad_line1 = {e.file: e.reason for e in loaded.line_errors if e.line == 1}
+    why: dict[str, str] = {}
+    for f in names:
+        if f in rejected:
+            continue
+        if f in bad_line1:
+            why[f] = f"header line unreadable: {bad_line1[f]}"
+        elif f not in headers:
+            why[f] = "empty file: no header line"
+        elif problem := header_problem(headers[f], s):
+            why[f] = problem
+    if not why:
+        return
+    counts = {str(r[0]): int(r[1]) for r in _run(
+        session, f'SELECT "_FILE", COUNT(*) FROM {loaded.rows} WHERE "_LINE" > 1 AND "_FILE" IN '
+                 f'({", ".join(literal(f) for f in why)}) GROUP BY "_FILE"')}
+    for f, reason in why.items():
+        errors = sum(1 for e in loaded.line_errors if e.file == f and e.line > 1)
+        rejected[f] = FileError(f, reason, counts.get(f, 0) + errors)
+
+
+def ingest_source(session: Any, database: str, s: SourceSpec, files: Sequence[StagedFile],
                   load: Loader | None = None, *, qualified_scratch: bool = True) -> SourceResult:
-    """Load ``files`` (new ones: the caller subtracts the ledger) and record them, atomically.
+    """Load ``files`` (new ones: the caller subtracts :func:`done_files`) and record them, atomically.
 
-    ``load`` fills the <SOURCE>_TYPED scratch table; by default the real account's COPY from the
-    external stage. The typed rows, the quarantine rows and the ledger rows commit together or
-    not at all. ``qualified_scratch=False`` on the local account (see :func:`scratch_table`).
+    ``load`` reads the files; by default the real account's COPY from the external stage. The
+    typed rows, the quarantine rows, the rejected files and the ledger rows commit together or
+    not at all, and only for files no other loader recorded first.
     """
-    result = SourceResult(s.name, files_new=len(files), files=list(files))
+    result = SourceResult(s.name, files_new=len(files), files=[f.name for f in files])
     if not files:
         return result
+    names = [f.name for f in files]
     typed = scratch_table(database, s.typed_table, qualified=qualified_scratch)
     _run(session, create_typed_sql(database, s, typed))
-    (load or (lambda fs, into: load_from_stage(session, database, s, fs, into)))(list(files), typed)
+    loaded = (load or (lambda fs: load_from_stage(session, database, s, fs)))(names)
+    rejected = {e.file: e for e in loaded.file_errors}
+    _reject_header(session, s, loaded, names, rejected)
+    body = f'(SELECT * FROM {loaded.rows} WHERE "_LINE" > 1{_not_in(sorted(rejected))})'
+    _run(session, f"INSERT INTO {typed} {typed_select(s, body)}")
+    line_errors = [e for e in loaded.line_errors if e.file not in rejected and e.line > 1]
     good, bad = promote_sql(database, s, typed)
-    _run(session, "BEGIN")
+    _lock(session, database, s.name, f"{s.name}-{uuid.uuid4().hex[:12]}")
     try:
+        done = done_files(session, database, s.name)
+        lost = [f.name for f in files if is_done(f, done)]  # another loader recorded them meanwhile
+        if lost:
+            _run(session, f'DELETE FROM {typed} WHERE "_FILE" IN ({", ".join(literal(f) for f in lost)})')
+            line_errors = [e for e in line_errors if e.file not in lost]
+            rejected = {f: e for f, e in rejected.items() if f not in lost}
         _run(session, good)
         _run(session, bad)
+        for i in range(0, len(line_errors), COPY_FILES_MAX):
+            _run(session, quarantine_lines_sql(database, s, [(e.file, e.line, e.reason, e.record)
+                                                            for e in line_errors[i : i + COPY_FILES_MAX]]))
         per_file = {str(r[0]): (int(r[1]), int(r[2])) for r in _run(session, per_file_sql(typed))}
+        errors: dict[str, int] = {}
+        for e in line_errors:
+            errors[e.file] = errors.get(e.file, 0) + 1
         rows = []
         for f in files:
-            landed, loaded = per_file.get(f, (0, 0))  # a header-only file lands nothing
-            rows.append((s.name, f, landed, loaded, landed - loaded))
+            if f.name in lost or f.name in rejected:
+                continue
+            landed, loaded_ok = per_file.get(f.name, (0, 0))  # a header-only file lands nothing
+            landed += errors.get(f.name, 0)
+            rows.append((s.name, f.name, f.md5, landed, loaded_ok, landed - loaded_ok))
             result.rows_landed += landed
-            result.rows_loaded += loaded
-            result.rows_quarantined += landed - loaded
+            result.rows_loaded += loaded_ok
+            result.rows_quarantined += landed - loaded_ok
         for i in range(0, len(rows), COPY_FILES_MAX):
             _run(session, ledger_insert_sql(database, rows[i : i + COPY_FILES_MAX]))
+        md5 = {f.name: f.md5 for f in files}
+        rej = [(s.name, e.file, md5.get(e.file), e.reason, e.lines) for e in rejected.values()]
+        for i in range(0, len(rej), COPY_FILES_MAX):
+            _run(session, rejected_insert_sql(database, rej[i : i + COPY_FILES_MAX]))
         _run(session, "COMMIT")
     except Exception:
         _run(session, "ROLLBACK")
         raise
-    _run(session, f"DROP TABLE IF EXISTS {typed}")
+    finally:
+        for t in [typed, *loaded.scratch]:
+            _run(session, f"DROP TABLE IF EXISTS {t}")
+    result.files_new = len(files) - len(lost)
+    result.files_skipped = len(lost)
+    result.files_rejected = len(rejected)
+    result.rows_rejected = sum(e.lines for e in rejected.values())
+    result.rejected = {f: e.reason for f, e in sorted(rejected.items())}
     return result
 
 
-def stage_files(session: Any, database: str, s: SourceSpec) -> list[str]:
-    """Keys under the source's prefix in the external stage, relative to the stage (= the ledger's)."""
+def stage_files(session: Any, database: str, s: SourceSpec) -> list[StagedFile]:
+    """Files under the source's prefix in the external stage: key relative to the stage, and MD5."""
     rows = _run(session, f"LIST @{fqn(database, RAW, STAGE)}/{s.prefix}/")
-    keys = []
-    for r in rows:
-        name = str(r[0])  # s3://bucket/prefix/file.csv.gz: the stage URL is the bucket's root
-        key = name.split("/", 3)[3] if name.startswith("s3://") else name
+    out = []
+    for r in rows:  # name, size, md5, last_modified
+        key = _stage_key(str(r[0]))
         if key.endswith(".csv.gz"):
-            keys.append(key)
-    return sorted(keys)
+            out.append(StagedFile(key, str(r[2]).strip('"') if len(r) > 2 and r[2] else None))
+    return sorted(out, key=lambda f: f.name)
 
 
 # --------------------------------------------------------------------------- the source registry
@@ -329,11 +373,10 @@ def ingest_database(session: Any, database: str, sources: Sequence[SourceSpec]) 
     """Real account: every source's new stage files, loaded."""
     out = []
     for s in sources:
-        keys = stage_files(session, database, s)
-        done = loaded_files(session, database, s.name)
-        new = [k for k in keys if k not in done]
+        staged = stage_files(session, database, s)
+        new = new_files(session, database, s.name, staged)
         r = ingest_source(session, database, s, new)
-        r.files_skipped = len(keys) - len(new)
+        r.files_skipped += len(staged) - len(new)
         out.append(r)
     return out
 

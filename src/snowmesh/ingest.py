@@ -1,26 +1,29 @@
-"""Local-account ingest: files in S3 (moto) -> internal stage -> one batch COPY -> the shared ingest.
+"""Local-account ingest: files in S3 (moto) -> a structure screen -> internal stage -> one batch COPY.
 
-The SQL that types, quarantines and records rows is procedures/governance/ingest.py, the code
-the deployed ``<DB>.RAW.INGEST()`` runs. This module keeps only what the local account needs
-instead of the real account's COPY with METADATA$FILENAME / METADATA$FILE_ROW_NUMBER: the S3
-download, the PUT, and one batch COPY whose file markers give each row its file and line.
+The SQL that types, quarantines, rejects and records rows is procedures/governance/ingest.py,
+the code the deployed ``<DB>.RAW.INGEST()`` runs. This module keeps only what the local account
+needs instead of the real account's COPY with METADATA$FILENAME / METADATA$FILE_ROW_NUMBER and
+ON_ERROR = CONTINUE (fakesnow has neither): the S3 download, a screen of each file's records,
+the PUT, and one batch COPY whose file markers give each row its file and line.
 On a real account the walker calls the procedure's own loader (a COPY from the external stage).
 
-Per file and exactly: rows landed = rows loaded + rows quarantined. The ledger
-RAW.INGESTED_FILES makes re-runs idempotent on both targets.
+Per file and exactly: rows landed = rows loaded + rows quarantined, or the file is rejected
+(RAW.REJECTED_FILES) with its lines. The ledger makes re-runs idempotent on both targets, and
+two loaders at once record each file once (governance.ingest, "Exactly once").
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import tempfile
 import uuid
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import snowflake.connector
 
 from governance import ingest as shared
@@ -48,23 +51,115 @@ def source_spec(s: Source) -> shared.SourceSpec:
 
 
 _NEWLINE_MEMBER = gzip.compress(b"\n")
+_COMMA, _LF, _QUOTE = 44, 10, 34
 
 
-def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str], typed: str,
-                advance: Callable[[int], None]) -> None:
-    """Local account: fill the scratch ``typed`` from S3 (moto) via an internal stage and one COPY.
+@dataclass
+class Screened:
+    """One landed file after the screen: the gzip bytes to ship (None: rejected) and what it found."""
+
+    body: bytes | None
+    line_errors: list[shared.LineError]
+    file_error: shared.FileError | None = None
+
+
+def screen(key: str, body: bytes, ncols: int, placeholder: bytes) -> Screened:
+    """What Snowflake's COPY ... ON_ERROR = CONTINUE does per record, for DuckDB's all-or-nothing COPY.
+
+    Reads the file once with numpy: records end at newlines outside quotes; a record with the
+    wrong field count, invalid UTF-8, a misplaced quote, no bytes or over MAX_LINE_CHARS bytes
+    is replaced by ``placeholder`` (one record, so later line numbers stay true) and reported;
+    DuckDB would fail the whole batch on any of them. CRLF line ends become LF (DuckDB detects
+    one newline style per batch file). Not gzip, or a quote left open: the file is rejected.
+    A clean file ships its own gzip bytes untouched.
+    """
+    try:
+        data = gzip.decompress(body)
+    except (OSError, EOFError, zlib.error) as err:
+        return Screened(None, [], shared.FileError(key, f"not gzip: {err}", 0))
+    changed = b"\r\n" in data
+    if changed:
+        data = data.replace(b"\r\n", b"\n")
+    if not data:
+        return Screened(gzip.compress(b""), [])  # no line 1: the shared header check rejects it
+    buf = np.frombuffer(data, dtype=np.uint8)
+    seps, nl = buf == _COMMA, buf == _LF
+    quotes = np.flatnonzero(buf == _QUOTE)
+    if len(quotes):
+        inside = (np.cumsum(buf == _QUOTE, dtype=np.int32) & 1).astype(bool)
+        seps &= ~inside
+        nl &= ~inside
+    ends = np.flatnonzero(nl)
+    if len(quotes) % 2:  # the last quote opens a field that never closes: the rest is unreadable
+        rest = data[int(ends[-1]) + 1 if ends.size else 0:]  # its physical lines: none can be parsed
+        lines = len(ends) - 1 + rest.count(b"\n") + (not rest.endswith(b"\n"))
+        return Screened(None, [], shared.FileError(key, f"quote left open at line {len(ends) + 1}", max(lines, 0)))
+    if ends.size == 0 or ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))  # a last line without a final newline
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    commas = np.concatenate(([0], np.cumsum(seps, dtype=np.int64)))
+    fields = commas[ends] - commas[starts] + 1
+    lengths = ends - starts
+    reasons: dict[int, str] = {}
+    for i in np.flatnonzero(fields != ncols):
+        reasons[int(i)] = f"{int(fields[i])} fields, expected {ncols}"
+    for i in np.flatnonzero(lengths > shared.MAX_LINE_CHARS):
+        reasons[int(i)] = f"line longer than {shared.MAX_LINE_CHARS} bytes"
+    if len(quotes):
+        opening, closing = quotes[0::2], quotes[1::2]
+        before = np.where(opening > 0, buf[np.maximum(opening - 1, 0)], _COMMA)
+        after = np.where(closing < len(buf) - 1, buf[np.minimum(closing + 1, len(buf) - 1)], _COMMA)
+        bad = np.concatenate((opening[~np.isin(before, (_COMMA, _LF, _QUOTE))],
+                              closing[~np.isin(after, (_COMMA, _LF, _QUOTE))]))
+        for i in np.searchsorted(ends, bad):
+            reasons.setdefault(int(i), "misplaced quote (a quote inside an unquoted field, or text after a closing quote)")
+    for i, why in _bad_utf8(data, ends).items():
+        reasons[i] = why
+    for i in np.flatnonzero(lengths == 0):
+        reasons[int(i)] = "blank line"
+    if not reasons and not changed:
+        return Screened(body, [])
+    errors, parts, pos = [], [], 0
+    for i in sorted(reasons):
+        a, b = int(starts[i]), int(ends[i])
+        errors.append(shared.LineError(key, i + 1, reasons[i], data[a:b][:1000].decode("utf-8", "replace")))
+        parts += [data[pos:a], placeholder]
+        pos = b
+    parts.append(data[pos:])
+    return Screened(zlib.compress(b"".join(parts), 1, wbits=31), errors)
+
+
+def _bad_utf8(data: bytes, ends: np.ndarray) -> dict[int, str]:
+    """Records holding bytes that are not UTF-8 (the fast path decodes the whole file once)."""
+    out: dict[int, str] = {}
+    pos = 0
+    while pos < len(data):
+        try:
+            data[pos:].decode("utf-8")
+            break
+        except UnicodeDecodeError as err:
+            at = pos + err.start
+            i = int(np.searchsorted(ends, at))
+            start = int(ends[i - 1]) + 1 if i else 0
+            out[i] = f"invalid UTF-8 at byte {at - start + 1} of the line"
+            pos = int(ends[i]) + 1
+    return out
+
+
+def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str],
+                advance: Callable[[int], None]) -> shared.Loaded:
+    """Local account: the files' records from S3 (moto) via an internal stage and one COPY.
 
     fakesnow's COPY has no METADATA$FILENAME / METADATA$FILE_ROW_NUMBER, and it reads file by
     file at ~0.2 s of overhead each (CSV sniffing per file), like PUT (~35 ms per file). So the
-    batch is shipped as ONE multi-member gzip file: per landed file, a marker row (a batch-unique
-    value in the first column, then empty columns) and the file's own gzip bytes, each followed by
-    a newline member (a blank line is skipped, and a file without a final newline cannot run into
-    the next marker). One COPY loads it into a fresh temporary table; DuckDB numbers its rows
-    0, 1, ... in file order (the ROWID pseudo-column, which fakesnow passes through). The markers
-    give each file's range: the row after a marker is the file's header (line 1), and a data
-    row's line is its distance from the marker. Every marker must come back, in order, and the
-    row count must match COPY's report, or the load stops; the tests check every quarantined line
-    against the generator's. The real account uses the metadata columns (shared.real_copy_sql).
+    batch is shipped as ONE multi-member gzip file: per screened file, a marker row (a
+    batch-unique value in the first column, then empty columns) and the file's gzip bytes, each
+    followed by a newline member (a blank line is skipped, and a file without a final newline
+    cannot run into the next marker). One COPY loads it into a fresh temporary table; DuckDB
+    numbers its rows 0, 1, ... in file order (the ROWID pseudo-column, which fakesnow passes
+    through). The row after a marker is the file's line 1 (its header), and a row's line is its
+    distance from the marker. Every marker must come back, in order, and the row count must
+    match COPY's report, or the load stops. The real account uses the metadata columns.
     """
     t = target
     scratch = shared.scratch_table(d.database, f"{s.name}_COPY", qualified=False)
@@ -75,86 +170,86 @@ def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str]
                                              '"LAST_ROW" NUMBER']))
     names = ", ".join(ident(c.name) for c in s.columns)
     batch = f"batch-{uuid.uuid4().hex}"
-    marker = f"__mesh_{batch.replace('-', '_')}_file_"
+    marker, bad = (f"__mesh_{batch.replace('-', '_')}_{kind}_" for kind in ("file", "bad"))
     pad = b"," * (len(s.columns) - 1)
     stage = fqn(d.database, RAW, STAGE)
+    out = shared.Loaded(rows="", scratch=[scratch, ranges])
+    shipped: list[str] = []
+
+    def fetch(key: str) -> Screened:
+        body = t.s3.get_object(Bucket=d.bucket, Key=key)["Body"].read()
+        return screen(key, body, len(s.columns), bad.encode() + pad)
+
     with tempfile.TemporaryDirectory(dir=servers.state_dir(t.root) / "tmp") as tmp:
         path = Path(tmp) / f"{batch}.csv.gz"
-        with path.open("wb") as out:
-            out.write(gzip.compress(b"skipped by SKIP_HEADER = 1\n"))
-            for i, key in enumerate(keys):
-                out.write(gzip.compress(f"{marker}{i:07d}".encode() + pad + b"\n"))
-                out.write(t.s3.get_object(Bucket=d.bucket, Key=key)["Body"].read())
-                out.write(_NEWLINE_MEMBER)
+        with path.open("wb") as f, ThreadPoolExecutor(max_workers=2) as pool:  # zlib and numpy release the GIL
+            for key, sc in zip(keys, pool.map(fetch, keys), strict=True):
+                out.line_errors += sc.line_errors
+                if sc.file_error is not None:
+                    out.file_errors.append(sc.file_error)
+                elif sc.body is not None:
+                    f.write(gzip.compress(f"{marker}{len(shipped):07d}".encode() + pad + b"\n"))
+                    f.write(sc.body)
+                    f.write(_NEWLINE_MEMBER)
+                    shipped.append(key)
                 advance(1)
-        t.sql(f"PUT 'file://{path}' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
+        if shipped:
+            t.sql(f"PUT 'file://{path}' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
+    out.rows = (
+        f'(SELECT {names}, f."FILE_NAME" AS "_FILE", r.ROWID - f."MARKER_ROW" AS "_LINE" '
+        f'FROM {scratch} r JOIN {ranges} f ON r.ROWID BETWEEN f."FIRST_ROW" AND f."LAST_ROW" '
+        f"WHERE NOT STARTSWITH(COALESCE(r.{first_col}, ''), {literal(bad)}))"
+    )
+    if not shipped:
+        return out
     try:
         result = t.sql(f"COPY INTO {scratch} ({names}) FROM @{stage}/{batch}/ {shared.file_format(d.database)} "
                        "FORCE = TRUE PURGE = TRUE")
     except snowflake.connector.errors.ProgrammingError as err:
-        raise StepFailed(f"{d.name}.{s.name}: COPY of {len(keys)} new files failed ({str(err.msg).splitlines()[0]})"
-                         f"{_unreadable(t, d.bucket, keys)}") from None
+        raise StepFailed(f"{d.name}.{s.name}: COPY of {len(shipped)} screened files failed "
+                         f"({str(err.msg).splitlines()[0]})") from None
     reported = sum(int(r[3]) for r in result)
     count, high = t.sql(f"SELECT COUNT(*), MAX(ROWID) FROM {scratch}")[0]
     marks = t.sql(f"SELECT ROWID, {first_col} FROM {scratch} WHERE STARTSWITH({first_col}, {literal(marker)}) "
                   "ORDER BY ROWID")
     if (int(count), int(high if high is not None else -1)) != (reported, reported - 1) or \
-            [str(v) for _, v in marks] != [f"{marker}{i:07d}" for i in range(len(keys))]:
-        raise StepFailed(f"{d.name}.{s.name}: the batch of {len(keys)} files did not load file by file "
-                         f"({len(marks)} file markers, {count} rows, COPY reported {reported}); "
-                         "is a quote left open at the end of a file?")
+            [str(v) for _, v in marks] != [f"{marker}{i:07d}" for i in range(len(shipped))]:
+        raise StepFailed(f"{d.name}.{s.name}: the batch of {len(shipped)} files did not load file by file "
+                         f"({len(marks)} file markers, {count} rows, COPY reported {reported})")
     bounds = [int(r) for r, _ in marks] + [reported]
-    spans = [(key, bounds[i], bounds[i] + 2, bounds[i + 1] - 1) for i, key in enumerate(keys)]
+    spans = [(key, bounds[i], bounds[i] + 1, bounds[i + 1] - 1) for i, key in enumerate(shipped)]
     with t.conn.cursor() as cur:
         cur.executemany(f"INSERT INTO {ranges} VALUES (%s, %s, %s, %s)", spans)
-    rows = (
-        f'(SELECT {names}, f."FILE_NAME" AS "_FILE", r.ROWID - f."MARKER_ROW" AS "_LINE" '
-        f'FROM {scratch} r JOIN {ranges} f ON r.ROWID BETWEEN f."FIRST_ROW" AND f."LAST_ROW")'
-    )
-    t.sql(f"INSERT INTO {typed} {shared.typed_select(s, rows)}")
-    t.sql(f"DROP TABLE IF EXISTS {scratch}")
-    t.sql(f"DROP TABLE IF EXISTS {ranges}")
+    return out
 
 
-def _unreadable(target: Target, bucket: str, keys: list[str]) -> str:
-    """On a failed COPY only: name the first file Python's CSV reader cannot read either."""
-    for key in keys:
-        body = target.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        try:
-            text = gzip.decompress(body).decode("utf-8")
-            for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
-                pass
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            return f"; {key} is not readable CSV: {err}"
-    return ""
-
-
-def _list_keys(target: Target, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
+def _list_files(target: Target, bucket: str, prefix: str) -> list[shared.StagedFile]:
+    files: list[shared.StagedFile] = []
     paginator = target.s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-        keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".csv.gz"))
-    return sorted(keys)
+        files.extend(shared.StagedFile(o["Key"], str(o.get("ETag", "")).strip('"') or None)
+                     for o in page.get("Contents", []) if o["Key"].endswith(".csv.gz"))
+    return sorted(files, key=lambda f: f.name)
 
 
 def ingest_source(target: Target, d: Domain, s: Source, reporter: Reporter) -> SourceLoad:
     spec = source_spec(s)
     if target.is_local:
-        keys = _list_keys(target, d.bucket, s.prefix)
+        staged = _list_files(target, d.bucket, s.prefix)
     else:
-        keys = shared.stage_files(target.session, d.database, spec)
-    done = shared.loaded_files(target.session, d.database, s.name)
-    new = [k for k in keys if k not in done]
+        staged = shared.stage_files(target.session, d.database, spec)
+    new = shared.new_files(target.session, d.database, s.name, staged)
     with reporter.progress(f"{d.name}.{s.name}: load {len(new)} files", total=len(new)) as advance:
         if target.is_local:
-            def load(files: list[str], typed: str) -> None:
-                _local_load(target, d, spec, files, typed, advance)
+            def load(files: list[str]) -> shared.Loaded:
+                return _local_load(target, d, spec, files, advance)
         else:
-            def load(files: list[str], typed: str) -> None:
-                shared.load_from_stage(target.session, d.database, spec, files, typed)
+            def load(files: list[str]) -> shared.Loaded:
+                loaded = shared.load_from_stage(target.session, d.database, spec, files)
                 advance(len(files))
+                return loaded
         r = shared.ingest_source(target.session, d.database, spec, new, load, qualified_scratch=not target.is_local)
-    r.files_skipped = len(keys) - len(new)
+    r.files_skipped += len(staged) - len(new)
     return SourceLoad(**vars(r), domain=d.name)
 
 

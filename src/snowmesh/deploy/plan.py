@@ -21,6 +21,7 @@ from datetime import date
 
 # Shared with the in-warehouse ingest: the stage, its file format, the ledger and the registry.
 from governance.ingest import FILE_FORMAT, LEDGER, SOURCES_COLUMNS, SOURCES_TABLE, STAGE
+from governance.ingest_sql import INGEST_FORMAT, LEDGER_COLUMNS, LOCKS, LOCKS_COLUMNS, REJECTED, REJECTED_COLUMNS
 from governance.sql import ident, split_fqn
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Statement
@@ -164,12 +165,15 @@ def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
     # INGEST (owner's rights, the engineer's: W) reads the stage with LIST and COPY INTO. Terraform
     # grants the same; locally the grant is recorded like every grant.
     plan.add(r.grant_on(["USAGE"], "STAGE", [db, RAW, STAGE], "W", database_role_of=db), domain=d.name)
-    ledger_cols = [
-        '"SOURCE" VARCHAR NOT NULL', '"FILE_NAME" VARCHAR NOT NULL', '"ROWS_LANDED" NUMBER NOT NULL',
-        '"ROWS_LOADED" NUMBER NOT NULL', '"ROWS_QUARANTINED" NUMBER NOT NULL', '"LOADED_AT" TIMESTAMP_NTZ NOT NULL',
-    ]  # fmt: skip
-    plan.add(r.table(db, RAW, LEDGER, ledger_cols, comment="One row per file ever loaded: makes ingest idempotent"),
-             domain=d.name)
+    plan.add(r.table(db, RAW, LEDGER, list(LEDGER_COLUMNS),
+                     comment="One row per file ever loaded: makes ingest idempotent"),
+             # A ledger created before FILE_MD5 existed gains it (its rows match by name).
+             r.add_column(db, RAW, LEDGER, '"FILE_MD5" VARCHAR'),
+             r.table(db, RAW, REJECTED, list(REJECTED_COLUMNS),
+                     comment="Files ingest could not read (not gzip, empty, wrong header): never retried"),
+             r.table(db, RAW, LOCKS, list(LOCKS_COLUMNS),
+                     comment="One row per source, taken by the ingest promotion: two loaders never record a file twice"),
+             r.file_format_csv(db, RAW, INGEST_FORMAT, keep_header=True), domain=d.name)
     for s in d.sources:
         plan.add(source_tables(d, s), domain=d.name)
 

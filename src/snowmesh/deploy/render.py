@@ -122,13 +122,18 @@ def grant_role(role: str, to_role: str) -> Statement:
     return Statement(Kind.GRANT, role, f"GRANT ROLE {ident(role)} TO ROLE {ident(to_role)}")
 
 
-def file_format_csv(db: str, schema_name: str, name: str) -> Statement:
+def file_format_csv(db: str, schema_name: str, name: str, *, keep_header: bool = False) -> Statement:
     # Snowflake CSV defaults, spelled out: fakesnow ignores a stage's default format, so COPY
-    # names this format explicitly (shared/EMULATION.md).
+    # names this format explicitly (shared/EMULATION.md). ``keep_header``: ingest's format loads
+    # line 1 too, to check the header, and reads RFC 4180 (no backslash escapes, as DuckDB does).
+    # https://docs.snowflake.com/en/sql-reference/sql/create-file-format (format type options)
+    head = "SKIP_HEADER = 0" if keep_header else "SKIP_HEADER = 1"
     sql = (
         f"CREATE FILE FORMAT IF NOT EXISTS {fqn(db, schema_name, name)} TYPE = CSV COMPRESSION = GZIP "
-        "SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE"
+        f"{head} FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE"
     )
+    if keep_header:
+        sql += " ESCAPE_UNENCLOSED_FIELD = NONE"
     return Statement(Kind.FILE_FORMAT, f"{db}.{schema_name}.{name}", sql)
 
 
@@ -179,6 +184,12 @@ def table(db: str, schema_name: str, name: str, columns: Sequence[str], *, trans
     sql = f"{head}{kind} TABLE{guard} {fqn(db, schema_name, name)} ({', '.join(columns)})"
     if comment:
         sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.TABLE, f"{db}.{schema_name}.{name}", sql)
+
+
+def add_column(db: str, schema_name: str, name: str, column: str) -> Statement:
+    """Upgrade a table made by an older deploy (CREATE TABLE IF NOT EXISTS keeps its columns)."""
+    sql = f"ALTER TABLE IF EXISTS {fqn(db, schema_name, name)} ADD COLUMN IF NOT EXISTS {column}"
     return Statement(Kind.TABLE, f"{db}.{schema_name}.{name}", sql)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from governance.sql import fqn
@@ -66,12 +67,16 @@ def render_summary(console: Console, report: RunReport, landed: list[LandedFile]
     for f in landed:
         generated[f.source] += f.rows
     loads = Table(title=f"Ingestion (run {report.run_id})")
-    for col in ("domain", "source", "files new", "files skipped", "rows landed", "loaded", "quarantined"):
+    for col in ("domain", "source", "files new", "files skipped", "rows landed", "loaded", "quarantined",
+                "rejected files (lines)"):
         loads.add_column(col, justify="right" if col not in ("domain", "source") else "left")
     for l in report.loads:
         loads.add_row(l.domain, l.source, str(l.files_new), str(l.files_skipped), f"{l.rows_landed:,}",
-                      f"{l.rows_loaded:,}", f"{l.rows_quarantined:,}")
+                      f"{l.rows_loaded:,}", f"{l.rows_quarantined:,}", f"{l.files_rejected:,} ({l.rows_rejected:,})")
     console.print(loads)
+    for l in report.loads:  # a rejected file is recorded and not retried: say which, and why
+        for file, reason in l.rejected.items():
+            console.print(f"[yellow]rejected[/] {escape(f'{l.domain}.{l.source} {file}: {reason}')}")
 
     products = Table(title="Data products")
     for col in ("product", "staged rows", "contract", "published", "rows serving", "note"):
