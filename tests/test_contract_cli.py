@@ -1,4 +1,6 @@
-"""``mesh contract validate`` and ``mesh contract diff [--verify]`` on a scratch local account; bad input exits 2."""
+"""``mesh contract validate`` and ``mesh contract diff [--verify]`` on a scratch local account; bad input exits 2.
+
+Guards: one-query validation (counted at the Snowpark Session, not the engine's own counter), the audit write."""
 
 from __future__ import annotations
 
@@ -49,6 +51,33 @@ def variant(tmp_path: Path, name: str, version: str, edit: Callable[[dict[str, A
     return path
 
 
+class SentSQL:
+    """Every SQL text sent through any Snowpark Session while installed (the CLI opens its own)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from snowflake.snowpark import Session
+
+        self.sent: list[str] = []
+        inner = Session.sql
+
+        def sql(session: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            self.sent.append(query)
+            return inner(session, query, *args, **kwargs)
+
+        monkeypatch.setattr(Session, "sql", sql)
+
+    def data_queries(self, table: str) -> list[str]:
+        """Statements that read ``table`` (``DB.SCHEMA.NAME``): not metadata, not the audit insert."""
+        quoted = ".".join(f'"{p}"' for p in table.split("."))
+        return [q for q in self.sent if (quoted in q or table in q) and "INFORMATION_SCHEMA" not in q
+                and not q.lstrip().upper().startswith("INSERT")]
+
+
+@pytest.fixture()
+def sent(monkeypatch: pytest.MonkeyPatch) -> SentSQL:
+    return SentSQL(monkeypatch)
+
+
 def mesh(*args: str) -> int:
     return run_app([*args, "-p", str(ROOT)]) if args[1] in ("validate", "diff") else run_app(list(args))
 
@@ -56,22 +85,24 @@ def mesh(*args: str) -> int:
 # --------------------------------------------------------------------------- validate
 
 
-def test_validate_the_published_table_writes_the_audit(target, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_the_published_table_writes_the_audit(target, sent, capsys: pytest.CaptureFixture[str]) -> None:
     before = _audit_rows(target)
     assert mesh("contract", "validate", "MARKETING.CAMPAIGN_PERFORMANCE") == 0
     out = capsys.readouterr().out
     for header in ("check", "column", "observed", "expected", "passed", "severity"):
         assert header in out
     assert "1 data query" in out and "0 error" in out
+    assert len(sent.data_queries("MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE")) == 1, sent.sent
     assert _audit_rows(target) > before
 
 
-def test_validate_staged_as_json_without_audit(target, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_staged_as_json_without_audit(target, sent, capsys: pytest.CaptureFixture[str]) -> None:
     before = _audit_rows(target)
     assert mesh("contract", "validate", "AD_CLICKS", "--staged", "--format", "json", "--no-audit") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["table"] == "MARKETING_DB.STAGING.AD_CLICKS" and report["passed"] is True
     assert report["data_queries"] == 1
+    assert len(sent.data_queries("MARKETING_DB.STAGING.AD_CLICKS")) == 1, sent.sent
     assert {"check", "column", "observed", "expected", "passed", "severity"} == set(report["results"][0])
     assert _audit_rows(target) == before
 
@@ -187,10 +218,12 @@ def test_diff_json(tmp_path: Path, capsys) -> None:
         "detail": "column COST_USD renamed to COST_MICROS",
         "class": "breaking",
         "verify_on_data": False,
+        "new_column": "COST_MICROS",  # the rename's target, as the JSON output schema names it
+        "candidates": [],
     }
 
 
-def test_diff_verify_checks_tightened_guarantees_on_current_data(target, tmp_path: Path, capsys) -> None:
+def test_diff_verify_checks_tightened_guarantees_on_current_data(target, sent, tmp_path: Path, capsys) -> None:
     before = _audit_rows(target)
     met = variant(tmp_path, "met", "1.1.0", lambda d: d["properties"]["COST_USD"].update(maximum=1000))
     assert mesh("contract", "diff", str(AD_CLICKS), str(met), "--verify") == 0
@@ -200,9 +233,11 @@ def test_diff_verify_checks_tightened_guarantees_on_current_data(target, tmp_pat
     unmet = variant(tmp_path, "unmet", "1.1.0", lambda d: d["properties"]["CHANNEL"].update(enum=["search"]))
     assert mesh("contract", "diff", str(AD_CLICKS), str(unmet)) == 0  # the promise itself is compatible ...
     assert "run with --verify" in capsys.readouterr().out
+    sent.sent.clear()
     assert (
         mesh("contract", "diff", str(AD_CLICKS), str(unmet), "--verify", "--format", "json") == 1
     )  # ... the data is not
+    assert len(sent.data_queries("MARKETING_DB.PRODUCTS.AD_CLICKS")) == 1, sent.sent
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "not met by current data"
     v = out["verification"]
