@@ -30,7 +30,7 @@ def test_missing_connection_names_connection_and_file(tmp_path: Path, root: Path
 
 def test_bad_arguments_exit_2(root: Path) -> None:
     proc = mesh("run", "--project", str(root), "--clicks", "0")
-    assert proc.returncode == 2 and "--clicks must be positive" in proc.stderr
+    assert proc.returncode == 2 and "--clicks must be between 1 and" in proc.stderr and "got 0" in proc.stderr
     proc = mesh("run", "--project", str(root), "--corrupt-fraction", "0.9")
     assert proc.returncode == 2 and "--corrupt-fraction" in proc.stderr
     proc = mesh("nosuchcommand")
