@@ -3,7 +3,10 @@
 One scratch local account for the module: a good run at small scale, then runs whose handlers
 emit a negative SPEND_USD (CAMPAIGN_PERFORMANCE) and an unknown CHANNEL (AD_CLICKS). The old
 views keep serving unchanged, the failures are in the audit table and in the run summary, and
-``mesh run`` exits 1.
+``mesh run`` exits 1. Each of the two fail-closed layers (the walker's check of this run's
+outcome, the PUBLISH procedure's check of the audit) is also tested alone.
+
+Guards: fail-closed publish.
 """
 
 from __future__ import annotations
@@ -143,6 +146,42 @@ def test_a_corrupted_staged_table_is_not_promoted(account, corrupt_run) -> None:
     assert outcome.validation_passed is False and not outcome.published
     assert "previous version keeps serving" in outcome.message
     assert any(c.startswith("minimum(COST_USD)") for c in outcome.failed_checks)
+    assert _snapshot(target, CLICKS) == before
+
+
+def test_the_walker_alone_refuses_without_a_passing_validation_in_this_run(account) -> None:
+    """Layer 1 alone. The audit's latest validation of AD_CLICKS passed, so the procedure would
+    publish; this run's outcome says it did not pass: the walker must not call the procedure."""
+    target, mesh, _ = account
+    p = mesh.product(CLICKS)
+    steps.run_build(target, mesh, p, steps.ProductOutcome(p.key))
+    passed = steps.ProductOutcome(p.key)
+    steps.run_validate(target, mesh, p, "walker-layer", passed)
+    assert passed.validation_passed  # the audit now holds a passing latest run
+    # A promote would now be visible to consumers (new money total; the rebuild's UPDATED_AT).
+    target.sql('UPDATE "MARKETING_DB"."STAGING"."AD_CLICKS" SET "COST_USD" = "COST_USD" + 1')
+    before = _snapshot(target, CLICKS)
+    outcome = steps.ProductOutcome(p.key, validation_passed=False)
+    steps.run_publish(target, mesh, p, SilentReporter(), outcome)
+    assert not outcome.published and outcome.message.startswith("not published: contract validation failed")
+    assert _snapshot(target, CLICKS) == before
+
+
+def test_the_procedure_alone_refuses_after_a_failed_validation(account) -> None:
+    """Layer 2 alone. The walker's own check is passed by hand (outcome says passed), but the audit's
+    latest validation failed: PUBLISH_PRODUCT's code refuses and nothing changes."""
+    target, mesh, _ = account
+    p = mesh.product(CLICKS)
+    steps.run_build(target, mesh, p, steps.ProductOutcome(p.key))
+    target.sql('UPDATE "MARKETING_DB"."STAGING"."AD_CLICKS" SET "COST_USD" = -5 WHERE "CLICK_ID" LIKE \'%3\'')
+    failed = steps.ProductOutcome(p.key)
+    steps.run_validate(target, mesh, p, "procedure-layer", failed)
+    assert failed.validation_passed is False
+    before = _snapshot(target, CLICKS)
+    outcome = steps.ProductOutcome(p.key, validation_passed=True)
+    steps.run_publish(target, mesh, p, SilentReporter(), outcome)
+    assert not outcome.published
+    assert "latest validation (run procedure-layer) failed" in outcome.message and "keeps serving" in outcome.message
     assert _snapshot(target, CLICKS) == before
 
 
