@@ -18,8 +18,10 @@ DuckDB then discards the dead transaction and keeps everything committed.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import re
 from typing import Any
 
 import fakesnow.server
@@ -32,23 +34,45 @@ from starlette.routing import Route
 
 CLIENT_PID = "SNOWMESH_CLIENT_PID"
 _client_pids: dict[str, int] = {}  # session token -> the client's PID
+# Sessions inside an explicit BEGIN. With AUTOCOMMIT on (the default) fakesnow hands BEGIN to
+# DuckDB and keeps no book of it, so the transaction's statements are tracked here.
+_open_tx: set[str] = set()
+_BEGIN = re.compile(r"\s*(BEGIN|START\s+TRANSACTION)\b", re.IGNORECASE)
+_END = re.compile(r"\s*(COMMIT|ROLLBACK)\b", re.IGNORECASE)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    # request.body() is cached by Starlette, so fakesnow's handler and this read the same bytes.
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return json.loads(body)
 
 
 async def _login(request: Request) -> Response:
     response = await fakesnow.server.login_request(request)
     try:
-        # request.body() is cached by Starlette, so the login handler and this read the same bytes.
-        body = await request.body()
-        if request.headers.get("Content-Encoding") == "gzip":
-            import gzip
-
-            body = gzip.decompress(body)
-        pid = json.loads(body)["data"]["SESSION_PARAMETERS"].get(CLIENT_PID)
+        pid = (await _json_body(request))["data"]["SESSION_PARAMETERS"].get(CLIENT_PID)
         token = json.loads(bytes(response.body))["data"]["token"]
         if pid is not None:
             _client_pids[token] = int(pid)
     except (ValueError, KeyError, TypeError):
         pass  # a client that does not say its PID is simply not reported
+    return response
+
+
+async def _query(request: Request) -> Response:
+    response = await fakesnow.server.query_request(request)
+    try:
+        token = fakesnow.server.to_token(request)
+        sql = (await _json_body(request)).get("sqlText", "")
+        ok = json.loads(bytes(response.body)).get("success", False)
+    except (ValueError, KeyError, TypeError, fakesnow.server.ServerError):
+        return response
+    if ok and _BEGIN.match(sql):
+        _open_tx.add(token)
+    elif ok and _END.match(sql):
+        _open_tx.discard(token)
     return response
 
 
@@ -71,7 +95,7 @@ def _sessions() -> list[dict[str, Any]]:
     for token, conn in list(fakesnow.server.sessions.items()):
         pid = _client_pids.get(token)
         alive = None if pid is None else _pid_alive(pid)
-        in_tx = bool(getattr(conn, "_in_transaction", False))
+        in_tx = token in _open_tx or bool(getattr(conn, "_in_transaction", False))
         if alive is False and not in_tx:
             # An idle session of a dead client holds nothing: forget it (its DuckDB cursor closes).
             fakesnow.server.sessions.pop(token, None)
@@ -101,9 +125,11 @@ def main() -> None:
     args = parser.parse_args()
     fakesnow.server.shared_fs = FakeSnow(db_path=args.db_path)
     app = fakesnow.server.app
+    wrapped = {"/session/v1/login-request": _login, "/queries/v1/query-request": _query}
     for i, route in enumerate(app.router.routes):
-        if getattr(route, "path", "") == "/session/v1/login-request":
-            app.router.routes[i] = Route("/session/v1/login-request", _login, methods=["POST"])
+        path = getattr(route, "path", "")
+        if path in wrapped:
+            app.router.routes[i] = Route(path, wrapped[path], methods=["POST"])
     app.router.routes.append(Route("/snowmesh/health", _health, methods=["GET"]))
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
