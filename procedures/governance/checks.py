@@ -208,8 +208,33 @@ def build_checks(contract: Contract) -> list[CheckSpec]:
             )
         )
     for cc in q.custom:
-        specs.append(CheckSpec(cc.name, None, "custom", cc.expect, cc.op, cc.severity, sql=cc.sql))
+        specs.append(CheckSpec(cc.name, None, "custom", cc.expect, cc.op, cc.severity,
+                               columns=custom_columns(cc.sql), sql=cc.sql))
     return specs
+
+
+def custom_columns(sql: str) -> tuple[str, ...]:
+    """The product table's columns a custom check reads, so that one on a missing column is "not run".
+
+    Columns qualified by ``{table}`` or its alias, and unqualified ones when ``{table}`` is the
+    only table the check reads; names it defines itself (select aliases, CTEs) are not columns.
+    Anything it reads elsewhere is left to the query (validate_table probes a check that fails).
+    """
+    tree = sqlglot.parse_one(guard_custom_sql(sql).replace(TABLE_PLACEHOLDER, _PARSE_PLACEHOLDER), read="snowflake")
+    ctes = {c.alias_or_name.upper() for c in tree.find_all(exp.CTE)}
+    tables = [t for t in tree.find_all(exp.Table) if t.name.upper() not in ctes]
+    ours = {t.alias_or_name.upper() for t in tables if t.name == _PARSE_PLACEHOLDER} | {_PARSE_PLACEHOLDER}
+    only_ours = all(t.name == _PARSE_PLACEHOLDER for t in tables)
+    aliases = {a.alias.upper() for a in tree.find_all(exp.Alias)}
+    out: list[str] = []
+    for col in tree.find_all(exp.Column):
+        if not isinstance(col.this, exp.Identifier):
+            continue  # a * or a positional reference
+        name = col.name if col.this.quoted else col.name.upper()
+        qualifier = col.table.upper()
+        if (qualifier in ours or (not qualifier and only_ours)) and name.upper() not in aliases and name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- specs -> SQL

@@ -24,7 +24,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from governance.checks import CheckResult, build_checks, compile_query, evaluate_row
+from governance.checks import (
+    CheckResult,
+    CheckSpec,
+    build_checks,
+    compile_query,
+    evaluate_row,
+    render_custom_sql,
+)
 from governance.contract import Contract, parse_contract, type_fit
 from governance.schema_check import check_schema, describe_table
 from governance.sql import fqn, literal, split_fqn
@@ -59,10 +66,9 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-# Checks that only count and compare values, so they run on a column of any type.
-_TYPE_AGNOSTIC = frozenset(
-    {"not_null", "null_pct", "unique", "duplicate_pct", "primary_key", "row_count", "custom"}
-)
+# Checks that only count and compare values, so they run on a column of any type. A custom
+# check is not one of them: its SQL was written for the contract's types (SUM, date arithmetic).
+_TYPE_AGNOSTIC = frozenset({"not_null", "null_pct", "unique", "duplicate_pct", "primary_key", "row_count"})
 
 
 class ValidationError(RuntimeError):
@@ -142,14 +148,45 @@ def validate_table(
     report.sql = compiled.sql
     try:
         rows = session.sql(compiled.sql).collect()
-    except Exception as e:  # a broken custom check or a type mismatch: fail closed, say which query
-        raise ValidationError(f"validation query for {table} failed: {e}\n{compiled.sql}") from e
+    except Exception as e:
+        report.queries += 1
+        # A custom check that does not compile on this table (a column it reads elsewhere, a type
+        # it did not expect): find it with one compile-only probe per custom check, report it
+        # "not run", and run the one query again without it. Fail closed if that fails too.
+        broken = _broken_custom_checks(session, c, parts, runnable)
+        if not broken:
+            raise ValidationError(f"validation query for {table} failed: {e}\n{compiled.sql}") from e
+        for spec, why in broken.items():
+            report.results.append(CheckResult(spec.name, spec.column, f"not run: {why}", spec.expected_text, False,
+                                              spec.severity))
+        compiled = compile_query(c, parts, [s for s in runnable if s not in broken])
+        report.sql = compiled.sql
+        try:
+            rows = session.sql(compiled.sql).collect()
+        except Exception as e2:
+            raise ValidationError(f"validation query for {table} failed: {e2}\n{compiled.sql}") from e2
     finally:
         report.queries += 1
     if len(rows) != 1:
         raise ValidationError(f"validation query for {table} returned {len(rows)} rows, expected 1")
     report.results.extend(evaluate_row(compiled, tuple(rows[0])))
     return report
+
+
+def _broken_custom_checks(session: Any, c: Contract, table: tuple[str, str, str],
+                          specs: list[CheckSpec]) -> dict[CheckSpec, str]:
+    """Custom checks whose SQL fails on ``table``, with the first line of the error (no data read)."""
+    broken = {}
+    for spec in specs:
+        if spec.kind != "custom":
+            continue
+        probe = f"SELECT * FROM (\n{render_custom_sql(spec.sql or '', table)}\n) WHERE 1 = 0"
+        try:
+            session.sql(probe).collect()
+        except Exception as e:  # noqa: BLE001 - any failure of this check's SQL is the reason it did not run
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            broken[spec] = f"its SQL fails on this table ({first[:200]})"
+    return broken
 
 
 def _sql_value(v: Any) -> str:
