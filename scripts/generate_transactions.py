@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from snowmesh.generate import generate_finance
 from snowmesh.generate.cli import parser, report_lines, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser(__doc__.splitlines()[0], finance=True).parse_args(argv)
-    result = run(args, generate_finance)
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    result = run(args, "FINANCE")
     print("\n".join(report_lines(result)))
     return 0
 

@@ -1,4 +1,4 @@
-"""The generators: manifest-exact columns, determinism, honest corrupt-row bookkeeping, attribution
+"""Marketing's and Finance's own generators (domains/*/sample.py, through generate_domain): manifest-exact columns, determinism, honest corrupt-row bookkeeping, attribution
 that points at real earlier clicks, and landing into a real (moto) S3 server.
 
 Files are re-read with the csv module and checked by rules written here, independently of the
@@ -21,20 +21,22 @@ import pyarrow as pa
 import pytest
 from moto.server import ThreadedMotoServer
 
-from snowmesh.generate import (
-    SOURCES,
-    SourceData,
-    campaign_count,
-    encode,
-    generate_finance,
-    generate_marketing,
-    land,
-    summarize,
-    write_local,
-)
+from snowmesh.generate import SourceData, encode, generate_domain, land, summarize, write_local
+from snowmesh.handlers import domain_module
 from snowmesh.manifest import load_mesh
 
 ROOT = Path(__file__).resolve().parents[1]
+MESH = load_mesh(ROOT)
+campaign_count = domain_module(MESH.domain("MARKETING"), "sample").campaign_count
+
+
+def generate_marketing(clicks, **kw):
+    return generate_domain(MESH, "MARKETING", clicks, **kw)
+
+
+def generate_finance(clicks, **kw):
+    return generate_domain(MESH, "FINANCE", clicks, **kw)
+
 CLICKS, SEED = 5_000, 7
 FIRST, LAST = date(2026, 10, 3), date(2026, 11, 1)  # default 30-day window ending 2026-11-01
 
@@ -88,9 +90,9 @@ def _why_invalid(source: str, row: dict[str, str]) -> str | None:
 
 def test_sources_and_columns_match_manifests(data, landed):
     files, parsed = landed
-    mesh = load_mesh(ROOT)
-    declared = {s.name: (s.prefix, tuple(c.name for c in s.columns)) for d in mesh.domains for s in d.sources}
-    assert declared == SOURCES
+    declared = {s.name: (s.prefix, tuple(c.name for c in s.columns))
+                for d in MESH.domains if d.name in ("MARKETING", "FINANCE") for s in d.sources}
+    assert set(declared) == set(data)
     for name, (prefix, columns) in declared.items():
         assert data[name].table.column_names == list(columns)
         mine = [f for f in files if f.source == name]
@@ -314,6 +316,6 @@ def test_quotes_only_where_needed(data):
         for line in gzip.decompress(body).decode().splitlines():
             assert '"' not in line or ('"12,5x"' in line and line.count('"') == 2)
     odd = pa.table({"CURRENCY": ["a,b", 'say "hi"', "", "plain"], "USD_PER_UNIT": ["1", "2", "3", "4"]})
-    ((meta, body),) = encode({"FX_RATES": SourceData("FX_RATES", odd, (("2026-11-01", 0, 4),))})
+    ((meta, body),) = encode({"FX_RATES": SourceData("FX_RATES", odd, (("2026-11-01", 0, 4),), prefix="fx_rates")})
     assert gzip.decompress(body) == b'CURRENCY,USD_PER_UNIT\n"a,b",1\n"say ""hi""",2\n,3\nplain,4\n'
     assert meta.rows == 4 and meta.key == "fx_rates/dt=2026-11-01/part-00000.csv.gz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snowmesh.console import Reporter
-from snowmesh.generate import LandedFile, generate_finance, generate_marketing, land
+from snowmesh.generate import LandedFile, generate_domain, land
 from snowmesh.manifest.model import Mesh
 from snowmesh.target import Target
 
@@ -18,25 +18,17 @@ class LandOptions:
     days: int = 30
 
 
-# Which generator feeds which domain. A new domain brings its own generator here.
-GENERATORS = {"MARKETING": generate_marketing, "FINANCE": generate_finance}
-
-
 def land_mesh(target: Target, mesh: Mesh, options: LandOptions, reporter: Reporter) -> list[LandedFile]:
     landed: list[LandedFile] = []
     for d in mesh.domains:
-        generator = GENERATORS.get(d.name)
-        if generator is None:
-            reporter.warn(f"no generator for domain {d.name}; nothing landed for it")
-            continue
         if target.is_local:
             # On a real account Terraform owns the buckets; locally moto starts empty.
             existing = {b["Name"] for b in target.s3.list_buckets().get("Buckets", [])}
             if d.bucket not in existing:
                 target.s3.create_bucket(Bucket=d.bucket)
-        data = generator(
-            clicks=options.clicks, seed=options.seed, corrupt_fraction=options.corrupt_fraction, days=options.days
-        )
+        # Every declared source gets sample data: the domain's own generator, else its columns' hints.
+        data = generate_domain(mesh, d.name, rows=options.clicks, seed=options.seed,
+                               corrupt_fraction=options.corrupt_fraction, days=options.days)
         total = sum(s.rows for s in data.values())
         with reporter.progress(f"{d.name}: generate and land", total=total) as advance:
             landed += land(data, target.s3, d.bucket, progress=advance)

@@ -146,17 +146,16 @@ def register(app: typer.Typer) -> None:
         corrupt_fraction: Corrupt = 0.001,
         days: Annotated[int, typer.Option(help="Days of data to generate.")] = 30,
     ) -> None:
-        """Generate Marketing and Finance source files to a local folder."""
-        from snowmesh.generate import summarize, write_local
-        from snowmesh.landing import GENERATORS
+        """Generate every domain's source files (its sample data) to a local folder."""
+        from snowmesh.generate import generate_domain, summarize, write_local
         from snowmesh.manifest import load_mesh
 
         options = _options(clicks, seed, corrupt_fraction, days)
         mesh = load_mesh(project)
         table = Table("domain", "source", "rows", "corrupt", title=f"files under {out}")
         for d in mesh.domains:
-            gen = GENERATORS[d.name]
-            data = gen(clicks=options.clicks, seed=options.seed, corrupt_fraction=options.corrupt_fraction, days=options.days)
+            data = generate_domain(mesh, d.name, rows=options.clicks, seed=options.seed,
+                                   corrupt_fraction=options.corrupt_fraction, days=options.days)
             for source, (rows, bad) in summarize(write_local(data, out / d.bucket)).items():
                 table.add_row(d.name, source, f"{rows:,}", f"{bad:,}")
         console.print(table)

@@ -1,33 +1,33 @@
-"""Deterministic, vectorised generators for the raw sources, landed as gzip CSV in S3.
+"""Deterministic, vectorised sample data for every declared source, landed as gzip CSV in S3.
 
 Typical use::
 
-    from snowmesh.generate import generate_marketing, generate_finance, land
+    from snowmesh.generate import generate_domain, land
 
-    marketing = generate_marketing(clicks=1_000_000, seed=42)          # CAMPAIGNS, AD_CLICKS, AD_SPEND
-    finance = generate_finance(clicks=1_000_000, seed=42)              # TRANSACTIONS, FX_RATES
-    landed = land(marketing, s3, "mesh-marketing-landing") + land(finance, s3, "mesh-finance-landing")
+    data = generate_domain(mesh, "SHOP", rows=1_000_000, seed=42)     # {source: SourceData}
+    landed = land(data, s3, mesh.domain("SHOP").bucket)
 
-* ``generate_marketing(clicks, seed=42, corrupt_fraction=0.001, days=30, end_date=date(2026, 11, 1))``
-  and ``generate_finance(clicks, seed=42, corrupt_fraction=0.001, days=30, end_date=..., transactions=None)``
-  return ``{source name: SourceData}``. ``SourceData.table`` is a pyarrow Table with exactly the
-  manifest columns, every value the string written to the file (``""`` = empty field = NULL);
+* ``generate_domain(mesh, domain, rows, seed=42, corrupt_fraction=0.001, days=30, end_date=date(2026, 11, 1))``
+  returns ``{source name: SourceData}`` for every source the domain declares: from the domain's own
+  generator if its manifest names one (``sample: {generator: sample.generate}``, the file
+  ``domains/<domain>/sample.py``), else from the declared columns and their ``sample`` hints
+  (``declared``). No domain is named here. ``SourceData.table`` is a pyarrow Table with exactly
+  the manifest columns, every value the string written to the file (``""`` = empty field = NULL);
   ``.partitions`` the ``(dt, start, stop)`` row ranges (one file each); ``.corrupt`` the
   ``(row index, reason)`` of the deliberately broken rows. Same arguments -> byte-identical files.
 * ``land(files_by_source, s3_client, bucket, progress=None)`` / ``write_local(files_by_source, out_dir)``
   write ``<prefix>/dt=YYYY-MM-DD/part-00000.csv.gz`` files and return one ``LandedFile`` per file:
   its source, key, data-row count and ``(line number, reason)`` of each corrupt row (header = line 1).
   ``summarize(landed)`` totals ``(rows, corrupt)`` per source.
-* Corrupt reasons: ``bad_number``, ``missing_key``, ``bad_timestamp`` (see ``corrupt``); a
-  non-zero ``corrupt_fraction`` breaks ``ceil(fraction * rows)`` rows of AD_CLICKS, AD_SPEND and
-  TRANSACTIONS. CAMPAIGNS and FX_RATES are always clean.
+* Corrupt reasons: ``bad_number``, ``missing_key``, ``bad_timestamp`` (see ``corrupt``). Each source
+  declares the ones it carries (``sample: {corrupt: [...]}``); a non-zero ``corrupt_fraction``
+  breaks ``ceil(fraction * rows)`` rows of each such source; the others are always clean.
 """
 
-from snowmesh.generate.common import DEFAULT_END_DATE, SOURCES, SourceData
+from snowmesh.generate.common import DEFAULT_END_DATE, SourceData
 from snowmesh.generate.corrupt import BAD_NUMBER, BAD_TIMESTAMP, MISSING_KEY, REASONS
-from snowmesh.generate.finance import generate_finance
+from snowmesh.generate.domain import SampleContext, generate_domain
 from snowmesh.generate.landing import LandedFile, encode, land, summarize, write_local
-from snowmesh.generate.marketing import campaign_count, generate_marketing
 
 __all__ = [
     "BAD_NUMBER",
@@ -35,13 +35,11 @@ __all__ = [
     "DEFAULT_END_DATE",
     "MISSING_KEY",
     "REASONS",
-    "SOURCES",
     "LandedFile",
+    "SampleContext",
     "SourceData",
-    "campaign_count",
     "encode",
-    "generate_finance",
-    "generate_marketing",
+    "generate_domain",
     "land",
     "summarize",
     "write_local",

@@ -1,21 +1,22 @@
-"""Shared argument handling for scripts/generate_clicks.py and scripts/generate_transactions.py.
+"""Shared argument handling for the scripts/generate_*.py scripts (one domain's sample data each).
 
-``parser(description, finance=False)`` builds the options; ``run(args, generate)`` generates,
-writes to ``--out DIR`` or lands in ``--bucket`` (optionally at ``--endpoint-url``) and returns a
-``Run`` with the landed files and timings. Printing is left to the scripts.
+``parser(description)`` builds the options; ``run(args, domain)`` loads the mesh under
+``--project``, generates the domain's sources (generate_domain), writes to ``--out DIR`` or lands
+in ``--bucket`` (optionally at ``--endpoint-url``) and returns a ``Run`` with the landed files
+and timings. Printing is left to the scripts.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from snowmesh.generate.common import DEFAULT_END_DATE, SourceData
+from snowmesh.generate.common import DEFAULT_END_DATE
+from snowmesh.generate.domain import generate_domain
 from snowmesh.generate.landing import LandedFile, land, write_local
 
 
@@ -27,13 +28,13 @@ class Run:
     target: str  # "s3://bucket" or the local folder
 
 
-def parser(description: str, finance: bool = False) -> argparse.ArgumentParser:
+def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument(
-        "--rows", type=int, default=10_000, help="number of ad clicks (sets the scale; default 10000)"
+        "--rows", type=int, default=10_000,
+        help="the scale, as mesh run --clicks (a source's sample.scale multiplies it; default 10000)",
     )
-    if finance:
-        p.add_argument("--transactions", type=int, default=None, help="orders (default: rows // 10)")
+    p.add_argument("--project", type=Path, default=Path("."), help="project root (holds domains/)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
         "--corrupt-fraction", type=float, default=0.001, help="share of broken rows (default 0.001)"
@@ -63,18 +64,13 @@ def _s3(endpoint_url: str | None) -> Any:
     )
 
 
-def run(args: argparse.Namespace, generate: Callable[..., dict[str, SourceData]]) -> Run:
-    kwargs: dict[str, Any] = {
-        "clicks": args.rows,
-        "seed": args.seed,
-        "corrupt_fraction": args.corrupt_fraction,
-        "days": args.days,
-        "end_date": args.end_date,
-    }
-    if getattr(args, "transactions", None) is not None:
-        kwargs["transactions"] = args.transactions
+def run(args: argparse.Namespace, domain: str) -> Run:
+    from snowmesh.manifest import load_mesh
+
+    mesh = load_mesh(args.project)
     t0 = time.perf_counter()
-    data = generate(**kwargs)
+    data = generate_domain(mesh, domain, rows=args.rows, seed=args.seed, corrupt_fraction=args.corrupt_fraction,
+                           days=args.days, end_date=args.end_date)
     t1 = time.perf_counter()
     if args.out is not None:
         landed, target = write_local(data, args.out), str(args.out)

@@ -1,4 +1,6 @@
-"""Shared pieces of the generators: source layout, seeded RNG streams, vectorised formatting.
+"""Shared pieces of the generators: the in-memory source, seeded RNG streams, vectorised formatting.
+
+This is also the kit a domain's own generator (domains/<domain>/<module>.py) builds with.
 
 Every bulk column is built with numpy + pyarrow.compute (no per-row Python). Values are kept as
 strings exactly as they will be written, with ``""`` for an empty field (= NULL when loaded).
@@ -13,51 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Mirrors domains/*/domain.yml (tests/test_generate.py checks they agree): name -> (prefix, columns).
-SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "CAMPAIGNS": (
-        "campaigns",
-        ("CAMPAIGN_ID", "CAMPAIGN_NAME", "CHANNEL", "START_DATE", "END_DATE", "DAILY_BUDGET_USD"),
-    ),
-    "AD_CLICKS": (
-        "ad_clicks",
-        (
-            "CLICK_ID",
-            "CAMPAIGN_ID",
-            "CLICKED_AT",
-            "CHANNEL",
-            "COST_USD",
-            "UTM_SOURCE",
-            "UTM_MEDIUM",
-            "UTM_CAMPAIGN",
-        ),
-    ),
-    "AD_SPEND": ("ad_spend", ("CAMPAIGN_ID", "SPEND_DATE", "SPEND_USD", "IMPRESSIONS")),
-    "TRANSACTIONS": (
-        "transactions",
-        (
-            "ORDER_ID",
-            "CUSTOMER_ID",
-            "ORDERED_AT",
-            "AMOUNT",
-            "CURRENCY",
-            "ATTRIBUTED_CLICK_ID",
-            "UTM_CAMPAIGN",
-        ),
-    ),
-    "FX_RATES": ("fx_rates", ("CURRENCY", "USD_PER_UNIT")),
-}
-
 DEFAULT_END_DATE = date(2026, 11, 1)
 _EPOCH = date(1970, 1, 1)
 DAY = 86_400
-
-# Independent RNG streams: changing how one table is drawn never shifts another table's values,
-# and generate_finance can rebuild the clicks without drawing anything else.
-STREAM_CAMPAIGNS, STREAM_CLICKS, STREAM_SPEND = 1, 2, 3
-STREAM_CORRUPT_CLICKS, STREAM_CORRUPT_SPEND = 4, 5
-STREAM_ORDERS, STREAM_CORRUPT_ORDERS = 6, 7
-STREAM_UTM = 8
 
 # Share of events per hour of day (UTC): quiet nights, busy afternoons and evenings.
 _HOURLY = np.array([2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 6, 5, 4, 3], dtype=float)
@@ -77,16 +37,16 @@ class SourceData:
     table: pa.Table
     partitions: tuple[tuple[str, int, int], ...]
     corrupt: tuple[tuple[int, str], ...] = ()
+    prefix: str = ""  # the manifest's landing prefix; generate_domain fills it in
 
-    @property
-    def prefix(self) -> str:
-        return SOURCES[self.source][0]
 
     @property
     def rows(self) -> int:
         return self.table.num_rows
 
     def key(self, dt: str) -> str:
+        if not self.prefix:
+            raise ValueError(f"{self.source}: no landing prefix (generate through snowmesh.generate.generate_domain)")
         return f"{self.prefix}/dt={dt}/part-00000.csv.gz"
 
 

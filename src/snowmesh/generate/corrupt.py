@@ -6,8 +6,10 @@ Reason categories (what the loader's quarantine should report):
 * ``missing_key``   -- the key column is an empty field (loads as NULL).
 * ``bad_timestamp`` -- a timestamp column holds 'not-a-time' or an impossible '2026-13-45 25:61:00'.
 
-Planning (which rows, which rule) is separate from applying, so generate_finance can know which
-clicks are broken without building the click table, and never attributes an order to one.
+Which source carries which corruption is declared in its manifest (``sample: {corrupt: [...]}``,
+snowmesh.manifest.model.SourceSample), not here. Planning (which rows, which rule) is separate from
+applying, so a consumer's generator can know which producer rows are broken without building
+them, and never refer to one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from snowmesh.manifest.model import Source
 
 BAD_NUMBER, MISSING_KEY, BAD_TIMESTAMP = "bad_number", "missing_key", "bad_timestamp"
 REASONS = (BAD_NUMBER, MISSING_KEY, BAD_TIMESTAMP)
@@ -35,23 +39,13 @@ class Rule:
     values: tuple[str, ...]
 
 
-# Per source: the ways its rows get broken.
-RULES: dict[str, tuple[Rule, ...]] = {
-    "AD_CLICKS": (
-        Rule(BAD_NUMBER, "COST_USD", BAD_NUMBERS),
-        Rule(MISSING_KEY, "CLICK_ID", ("",)),
-        Rule(BAD_TIMESTAMP, "CLICKED_AT", BAD_TIMESTAMPS),
-    ),
-    "AD_SPEND": (
-        Rule(BAD_NUMBER, "SPEND_USD", BAD_NUMBERS),
-        Rule(MISSING_KEY, "CAMPAIGN_ID", ("",)),
-    ),
-    "TRANSACTIONS": (
-        Rule(BAD_NUMBER, "AMOUNT", BAD_NUMBERS),
-        Rule(MISSING_KEY, "ORDER_ID", ("",)),
-        Rule(BAD_TIMESTAMP, "ORDERED_AT", BAD_TIMESTAMPS),
-    ),
-}
+_VALUES = {BAD_NUMBER: BAD_NUMBERS, MISSING_KEY: ("",), BAD_TIMESTAMP: BAD_TIMESTAMPS}
+
+
+def rules(source: Source) -> tuple[Rule, ...]:
+    """The ways this source's rows get broken: what its manifest declares (``sample.corrupt``),
+    in that order, each on the column the loader resolved (none declared: the source stays clean)."""
+    return tuple(Rule(r.reason, r.column, _VALUES[r.reason]) for r in source.sample.corrupt)
 
 
 @dataclass(frozen=True)
@@ -69,17 +63,17 @@ def corrupt_count(n: int, fraction: float) -> int:
     return min(n, math.ceil(round(fraction * n, 9)))
 
 
-def plan(source: str, n: int, fraction: float, rng: np.random.Generator) -> Plan:
-    k = corrupt_count(n, fraction)
+def plan(rules: tuple[Rule, ...], n: int, fraction: float, rng: np.random.Generator) -> Plan:
+    """Which rows break, by which rule; a source without rules breaks none."""
+    k = corrupt_count(n, fraction) if rules else 0
     rows = np.sort(rng.choice(n, size=k, replace=False)) if k else np.empty(0, dtype=np.int64)
-    rule = rng.integers(0, len(RULES[source]), size=k)
+    rule = rng.integers(0, len(rules), size=k)
     value = rng.integers(0, 1 << 30, size=k)  # reduced modulo each rule's value count in apply()
     return Plan(rows.astype(np.int64), rule, value)
 
 
-def apply(source: str, table: pa.Table, p: Plan) -> tuple[pa.Table, tuple[tuple[int, str], ...]]:
+def apply(rules: tuple[Rule, ...], table: pa.Table, p: Plan) -> tuple[pa.Table, tuple[tuple[int, str], ...]]:
     """Overwrite the planned cells; return the new table and ``(row, reason)`` pairs, row-sorted."""
-    rules = RULES[source]
     for i, rule in enumerate(rules):
         hit = p.rule == i
         if not hit.any():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.sql import IdentifierError, check_ident
+from snowmesh.manifest.model import ColumnSample, corrupt_column, corrupt_fits
 
 Problem = tuple[str, str]
 
@@ -164,4 +165,182 @@ def handler_problem(root: Path, handler: str) -> str | None:
     names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     if function not in names:
         return f"{handler!r}: {module} defines no function {function}()"
+    return None
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
+_RANGED = ("NUMBER", "FLOAT", "DATE", "TIMESTAMP_NTZ")
+
+
+def _value_problem(sql_type: str, value: str) -> str | None:
+    """Whether a hint value (enum member, min, max) is one the column's type can hold."""
+    from datetime import date, datetime
+
+    try:
+        if sql_type.startswith(("NUMBER", "FLOAT")):
+            float(value)
+        elif sql_type == "DATE":
+            if not _DATE.match(value):
+                raise ValueError
+            date.fromisoformat(value)
+        elif sql_type == "TIMESTAMP_NTZ":
+            if not _TIMESTAMP.match(value):
+                raise ValueError
+            datetime.fromisoformat(value)
+        elif sql_type == "BOOLEAN" and value not in ("true", "false"):
+            raise ValueError
+    except ValueError:
+        return f"{value!r} is not a {sql_type} value"
+    return None
+
+
+def _order_key(sql_type: str, value: str) -> Any:
+    return float(value) if sql_type.startswith(("NUMBER", "FLOAT")) else value.replace("T", " ")
+
+
+def _faker_problem(provider: str) -> str | None:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    if provider.startswith("_") or not callable(getattr(fake, provider, None)):
+        return f"{provider!r} is not a Faker provider (for example company, city, email, name)"
+    return None
+
+
+def _column_sample_problems(data: dict[str, Any], si: int, ci: int) -> Iterator[Problem]:
+    s = data["sources"][si]
+    c = s["columns"][ci]
+    where = f"sources[{si}].columns[{ci}].sample"
+    hint = ColumnSample.of(c.get("sample"))
+    t, is_key = c["type"], c["name"] in s.get("key", ())
+    for ei, v in enumerate(hint.enum):
+        problem = _value_problem(t, v)
+        if problem:
+            yield f"{where}.enum[{ei}]", problem
+    bounds = [(k, v) for k, v in (("min", hint.min), ("max", hint.max)) if v is not None]
+    for k, v in bounds:
+        if not t.startswith(_RANGED):
+            yield f"{where}.{k}", f"a {t} column takes no {k} (only NUMBER, FLOAT, DATE, TIMESTAMP_NTZ)"
+        elif problem := _value_problem(t, v):
+            yield f"{where}.{k}", problem
+    valid = len(bounds) == 2 and t.startswith(_RANGED) and not any(_value_problem(t, v) for _, v in bounds)
+    if valid and _order_key(t, hint.min or "") > _order_key(t, hint.max or ""):
+        yield f"{where}.min", f"min {hint.min} is greater than max {hint.max}"
+    if "distribution" in (c.get("sample") or {}) and not t.startswith(("NUMBER", "FLOAT")):
+        yield f"{where}.distribution", f"a {t} column takes no distribution (only NUMBER and FLOAT)"
+    if hint.faker:
+        if t != "VARCHAR":
+            yield f"{where}.faker", f"faker makes text; {c['name']} is {t}"
+        elif is_key:
+            yield f"{where}.faker", f"{c['name']} is a key column: its values are generated unique, faker's repeat"
+        elif problem := _faker_problem(hint.faker):
+            yield f"{where}.faker", problem
+    given = [k for k in ("enum", "faker", "ref") if (c.get("sample") or {}).get(k)]
+    if len(given) > 1:
+        yield where, f"{' and '.join(given)} exclude each other: give one"
+    if hint.null_rate > 0 and c.get("required"):
+        yield f"{where}.null_rate", f"{c['name']} is required: its sample data cannot be NULL"
+    if hint.ref:
+        yield from _ref_problems(data, si, where, hint.ref)
+
+
+def _ref_problems(data: dict[str, Any], si: int, where: str, ref: str) -> Iterator[Problem]:
+    sources = {x["name"]: x for x in data["sources"]}
+    name, _, column = ref.partition(".")
+    target = sources.get(name)
+    if target is None:
+        yield f"{where}.ref", f"{ref!r}: {name} is not a source of {data['name']} (known: {', '.join(sorted(sources))})"
+    elif name == data["sources"][si]["name"]:
+        yield f"{where}.ref", f"{ref!r}: a column refers to a key of another source, not its own"
+    elif column not in {c["name"] for c in target["columns"]}:
+        yield f"{where}.ref", f"{ref!r}: {column} is not a column of {name}"
+    elif list(target.get("key", ())) != [column]:
+        yield f"{where}.ref", f"{ref!r}: {column} is not the key of {name} (its key: {target.get('key') or 'none'})"
+
+
+def _ref_cycle(data: dict[str, Any]) -> str | None:
+    """Sources are generated referenced-first, so references between them must not loop."""
+    edges = {
+        s["name"]: {(c.get("sample") or {}).get("ref", "").partition(".")[0] for c in s["columns"]} - {""}
+        for s in data["sources"]
+    }
+    state: dict[str, int] = {}
+
+    def visit(n: str, path: list[str]) -> str | None:
+        if state.get(n) == 1:
+            return " -> ".join(path[path.index(n):] + [n])
+        if state.get(n) == 2 or n not in edges:
+            return None
+        state[n] = 1
+        for m in sorted(edges[n]):
+            found = visit(m, [*path, n])
+            if found:
+                return found
+        state[n] = 2
+        return None
+
+    for n in edges:
+        found = visit(n, [])
+        if found:
+            return found
+    return None
+
+
+def _corrupt_problems(data: dict[str, Any], si: int) -> Iterator[Problem]:
+    s = data["sources"][si]
+    cols = [(c["name"], c["type"], bool(c.get("required"))) for c in s["columns"]]
+    by_name = {n: (t, r) for n, t, r in cols}
+    key = list(s.get("key", ()))
+    for ri, item in enumerate((s.get("sample") or {}).get("corrupt", ())):
+        reason, column = (item, None) if isinstance(item, str) else (item["reason"], item.get("column"))
+        where = f"sources[{si}].sample.corrupt[{ri}]"
+        if column is None:
+            column = corrupt_column(reason, cols, key)
+            if column is None:
+                what = "a key" if reason == "missing_key" else "a column of a type it breaks"
+                yield where, f"{reason}: {s['name']} has no {what}; drop it or name a column"
+                continue
+        elif column not in by_name:
+            yield f"{where}.column", f"{column!r} is not a column of {s['name']}"
+            continue
+        t, required = by_name[column]
+        if not corrupt_fits(reason, t, required, column in key):
+            need = "a required key column" if reason == "missing_key" else f"a {' or '.join(_corrupt_kinds(reason))} column"
+            yield where, f"{reason} on {column} ({t}{', required' if required else ''}) would load, not be quarantined: it needs {need}"
+
+
+def _corrupt_kinds(reason: str) -> tuple[str, ...]:
+    return ("NUMBER", "FLOAT") if reason == "bad_number" else ("TIMESTAMP_NTZ", "DATE")
+
+
+def sample_problems(domain_dir: Path, data: dict[str, Any]) -> Iterator[Problem]:
+    """Sample-data hints (``sample:`` of the domain, a source, a column) that generation could not honour."""
+    for si, s in enumerate(data["sources"]):
+        for ci, c in enumerate(s["columns"]):
+            if c.get("sample"):
+                yield from _column_sample_problems(data, si, ci)
+        yield from _corrupt_problems(data, si)
+    cycle = _ref_cycle(data)
+    if cycle:
+        yield "sources", f"sample references loop ({cycle}): one source must be generated first"
+    generator = (data.get("sample") or {}).get("generator")
+    if generator:
+        problem = generator_problem(domain_dir, generator)
+        if problem:
+            yield "sample.generator", problem
+
+
+def generator_problem(domain_dir: Path, generator: str) -> str | None:
+    """``module.function``: a top-level function of ``domains/<domain>/<module>.py`` (read, not run)."""
+    module, _, function = generator.partition(".")
+    path = domain_dir / f"{module}.py"
+    if not path.is_file():
+        return f"{generator!r}: no file {module}.py beside domain.yml"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError, OSError) as exc:
+        return f"{generator!r}: {path.name} cannot be read as Python: {exc}"
+    if function not in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}:
+        return f"{generator!r}: {path.name} defines no function {function}()"
     return None

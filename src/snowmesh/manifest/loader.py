@@ -29,7 +29,17 @@ import jsonschema
 from governance.contract import Contract, ContractError, parse_contract
 from snowmesh.errors import InputError, InputProblems
 from snowmesh.manifest import checks
-from snowmesh.manifest.model import Column, Domain, InputRef, Mesh, Product, Source, Warehouse
+from snowmesh.manifest.model import (
+    Column,
+    ColumnSample,
+    Domain,
+    InputRef,
+    Mesh,
+    Product,
+    Source,
+    SourceSample,
+    Warehouse,
+)
 from snowmesh.readers import read_json_object, read_yaml
 
 _IDENT_PATTERN = "^[A-Z_][A-Z0-9_$]{0,254}$"
@@ -136,6 +146,8 @@ def _check_domain(rel: Path, root: Path, data: dict[str, Any], out: Problems) ->
         problem = checks.handler_problem(root, p["handler"])
         if problem:
             out.add(rel, f"products[{pi}].handler", problem)
+    for where, msg in checks.sample_problems(root / rel.parent, data):
+        out.add(rel, where, msg)
 
 
 def _build(data: dict[str, Any], path: Path) -> Domain:
@@ -146,7 +158,8 @@ def _build(data: dict[str, Any], path: Path) -> Domain:
             prefix=s["prefix"],
             format=s["format"],
             key=tuple(s.get("key", ())),
-            columns=tuple(Column(**c) for c in s["columns"]),
+            columns=(cols := tuple(Column(**{**c, "sample": ColumnSample.of(c.get("sample"))}) for c in s["columns"])),
+            sample=SourceSample.of(s.get("sample"), cols, s.get("key", ())),
         )
         for s in data["sources"]
     )
@@ -174,6 +187,7 @@ def _build(data: dict[str, Any], path: Path) -> Domain:
         sources=sources,
         products=products,
         path=path,
+        sample_generator=data.get("sample", {}).get("generator", ""),
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,103 @@ SCHEMAS = (RAW, STAGING, PRODUCTS)
 
 
 @dataclass(frozen=True)
+class ColumnSample:
+    """Optional hints for a column's generated sample data (``sample:`` under a column).
+
+    Values are kept as the manifest's text (numbers, ISO dates and timestamps alike); the
+    generator (snowmesh.generate.declared) reads them by the column's type. docs/add-a-domain.md."""
+
+    enum: tuple[str, ...] = ()
+    min: str | None = None
+    max: str | None = None
+    faker: str = ""  # a Faker provider method, e.g. company, city, email
+    distribution: str = "uniform"  # uniform | normal | lognormal (numbers)
+    ref: str = ""  # <SOURCE>.<COLUMN>: a key column of another source of the same domain
+    null_rate: float = 0.0
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any] | None) -> ColumnSample:
+        d = d or {}
+        return cls(
+            enum=tuple(_text(v) for v in d.get("enum", ())),
+            min=None if d.get("min") is None else _text(d["min"]),
+            max=None if d.get("max") is None else _text(d["max"]),
+            faker=d.get("faker", ""),
+            distribution=d.get("distribution", "uniform"),
+            ref=d.get("ref", ""),
+            null_rate=float(d.get("null_rate", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     type: str
     required: bool = False
     description: str = ""
+    sample: ColumnSample = ColumnSample()
+
+
+# Deliberate corruption a source's sample data may declare, so the quarantine is exercised:
+# a number no cast accepts, an empty key, an impossible timestamp.
+CORRUPT_REASONS = ("bad_number", "missing_key", "bad_timestamp")
+_CORRUPT_TYPES = {"bad_number": ("NUMBER", "FLOAT"), "bad_timestamp": ("TIMESTAMP_NTZ", "DATE")}
+
+
+def corrupt_column(reason: str, columns: Sequence[tuple[str, str, bool]], key: Sequence[str]) -> str | None:
+    """The column a corrupt ``reason`` breaks when the manifest names none: the first key column
+    for ``missing_key``, else the first column of a type the reason breaks (a timestamp before a date)."""
+    if reason == "missing_key":
+        return key[0] if key else None
+    for prefix in _CORRUPT_TYPES.get(reason, ()):
+        for name, sql_type, _ in columns:
+            if sql_type.startswith(prefix):
+                return name
+    return None
+
+
+def corrupt_fits(reason: str, sql_type: str, required: bool, is_key: bool) -> bool:
+    """Whether breaking this column is sure to quarantine the row (an empty optional field loads as NULL)."""
+    if reason == "missing_key":
+        return is_key and required
+    return sql_type.startswith(_CORRUPT_TYPES[reason])
+
+
+@dataclass(frozen=True)
+class CorruptRule:
+    reason: str
+    column: str
+
+
+@dataclass(frozen=True)
+class SourceSample:
+    """``sample:`` under a source: how many rows (fixed ``rows``, or floor(``scale`` x the run's
+    --rows/--clicks), default scale 1.0) and which corruption it carries (``corrupt``, default none)."""
+
+    rows: int | None = None
+    scale: float = 1.0
+    corrupt: tuple[CorruptRule, ...] = ()
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any] | None, columns: Sequence[Column], key: Sequence[str]) -> SourceSample:
+        """From the manifest's ``sample:``; a corrupt entry is ``reason`` or ``{reason, column}``."""
+        d = d or {}
+        cols = [(c.name, c.type, c.required) for c in columns]
+        rules = []
+        for item in d.get("corrupt", ()):
+            reason, column = (item, None) if isinstance(item, str) else (item["reason"], item.get("column"))
+            rules.append(CorruptRule(reason, column or corrupt_column(reason, cols, key) or ""))
+        return cls(rows=d.get("rows"), scale=float(d.get("scale", 1.0)), corrupt=tuple(rules))
+
+    def row_count(self, run_scale: int) -> int:
+        # Floor (with a hair for float noise: 0.1 x 6000 is 600, not 599), at least one row.
+        return self.rows if self.rows is not None else max(1, math.floor(self.scale * run_scale + 1e-9))
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 @dataclass(frozen=True)
@@ -29,6 +122,10 @@ class Source:
     format: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
+    sample: SourceSample = SourceSample()
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
 
     @property
     def landing_table(self) -> str:
@@ -103,6 +200,9 @@ class Domain:
     products: tuple[Product, ...]
     description: str = ""
     path: Path = field(default=Path("."), compare=False)
+    # ``sample: {generator: <module>.<function>}``: the domain's own generator, in
+    # domains/<domain>/<module>.py; sources it does not return are generated from their columns.
+    sample_generator: str = ""
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)

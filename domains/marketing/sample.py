@@ -1,7 +1,8 @@
-"""Marketing sources: CAMPAIGNS, AD_CLICKS and AD_SPEND.
+"""Marketing's sample data: CAMPAIGNS, AD_CLICKS and AD_SPEND (the manifest's sample.generator).
 
-``generate_marketing(clicks, seed=42, corrupt_fraction=0.001, days=30, end_date=date(2026, 11, 1))``
-returns ``{"CAMPAIGNS": SourceData, "AD_CLICKS": SourceData, "AD_SPEND": SourceData}``.
+``generate(ctx)`` returns ``{"CAMPAIGNS": SourceData, "AD_CLICKS": SourceData, "AD_SPEND": SourceData}``
+for the run's ``ctx.rows`` clicks (snowmesh.generate.domain.SampleContext); the corruption of each
+source is what domain.yml declares under its ``sample.corrupt``.
 
 * Campaigns: ``campaign_count(clicks)`` of them (20 at 10k clicks, ~50 at 1M, at most 200), ids
   CMP-0001.., Faker catch-phrase names, each active on at least one day of the window.
@@ -11,14 +12,15 @@ returns ``{"CAMPAIGNS": SourceData, "AD_CLICKS": SourceData, "AD_SPEND": SourceD
 * Spend: one row per campaign and active day; SPEND_USD is that day's click cost rounded to cents,
   IMPRESSIONS is 40-250x the day's clicks plus 200-3000.
 
-``click_core`` holds the numeric click arrays, so finance can rebuild the same clicks from the same
-parameters without reading any file.
+``click_core`` holds the numeric click arrays, so a consumer's generator (Finance's) can rebuild
+the same clicks from the same parameters without reading any file (``ctx.generator_of("MARKETING")``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -27,15 +29,7 @@ from faker import Faker
 from snowmesh.generate import corrupt
 from snowmesh.generate.common import (
     DAY,
-    DEFAULT_END_DATE,
     HOUR_P,
-    SOURCES,
-    STREAM_CAMPAIGNS,
-    STREAM_CLICKS,
-    STREAM_CORRUPT_CLICKS,
-    STREAM_CORRUPT_SPEND,
-    STREAM_SPEND,
-    STREAM_UTM,
     SourceData,
     Window,
     check_params,
@@ -47,6 +41,15 @@ from snowmesh.generate.common import (
     take,
     timestamps,
 )
+
+if TYPE_CHECKING:
+    from snowmesh.generate.domain import SampleContext
+
+# Independent RNG streams: changing how one table is drawn never shifts another table's values,
+# and Finance's generator can rebuild the clicks without drawing anything else.
+STREAM_CAMPAIGNS, STREAM_CLICKS, STREAM_SPEND = 1, 2, 3
+STREAM_CORRUPT_CLICKS, STREAM_CORRUPT_SPEND = 4, 5
+STREAM_UTM = 8
 
 CHANNELS = ("search", "social", "display", "email", "video")
 _CPC_USD = np.array([2.40, 1.30, 0.90, 0.60, 1.10])  # typical cost per click, per channel
@@ -88,7 +91,10 @@ class ClickCore:
         return [f"CMP-{i + 1:04d}" for i in range(len(self.channel))]
 
 
-def click_core(clicks: int, seed: int, corrupt_fraction: float, days: int, end_date: date) -> ClickCore:
+def click_core(
+    clicks: int, seed: int, corrupt_fraction: float, days: int, end_date: date, rules: tuple[corrupt.Rule, ...]
+) -> ClickCore:
+    """``rules``: AD_CLICKS' declared corruption (which rows break depends only on their count being > 0)."""
     check_params(clicks, seed, corrupt_fraction, days)
     window = Window(end_date, days)
     g = rng(seed, STREAM_CAMPAIGNS)
@@ -115,11 +121,11 @@ def click_core(clicks: int, seed: int, corrupt_fraction: float, days: int, end_d
     cost = _CPC_USD[channel[campaign]] * g.lognormal(0.0, _COST_SIGMA, clicks)
     cost = np.maximum(1, np.rint(cost * 10_000)).astype(np.int64)
 
-    plan = corrupt.plan("AD_CLICKS", clicks, corrupt_fraction, rng(seed, STREAM_CORRUPT_CLICKS))
+    plan = corrupt.plan(rules, clicks, corrupt_fraction, rng(seed, STREAM_CORRUPT_CLICKS))
     return ClickCore(window, channel, start, end, budget_cents, campaign, at, cost, plan)
 
 
-def _campaigns(core: ClickCore, seed: int) -> SourceData:
+def _campaigns(core: ClickCore, seed: int, columns: list[str]) -> SourceData:
     fake = Faker("en_US")
     fake.seed_instance(seed)
     names = [fake.unique.catch_phrase().title() for _ in core.campaign_ids]
@@ -133,12 +139,12 @@ def _campaigns(core: ClickCore, seed: int) -> SourceData:
             dates(first_day + core.end_day),
             fixed(core.budget_cents, 2),
         ],
-        names=list(SOURCES["CAMPAIGNS"][1]),
+        names=columns,
     )
     return SourceData("CAMPAIGNS", table, ((core.window.end_date.isoformat(), 0, table.num_rows),))
 
 
-def _clicks(core: ClickCore, seed: int) -> SourceData:
+def _clicks(core: ClickCore, seed: int, columns: list[str], rules: tuple[corrupt.Rule, ...]) -> SourceData:
     n = len(core.at)
     g = rng(seed, STREAM_UTM)
     ch = core.channel[core.campaign]
@@ -155,13 +161,15 @@ def _clicks(core: ClickCore, seed: int) -> SourceData:
             take(_UTM_MEDIUM, ch),
             take([c.lower() for c in campaign_ids], core.campaign),
         ],
-        names=list(SOURCES["AD_CLICKS"][1]),
+        names=columns,
     )
-    table, broken = corrupt.apply("AD_CLICKS", table, core.corrupt)
+    table, broken = corrupt.apply(rules, table, core.corrupt)
     return SourceData("AD_CLICKS", table, partition_ranges(core.at // DAY), broken)
 
 
-def _spend(core: ClickCore, seed: int, corrupt_fraction: float) -> SourceData:
+def _spend(
+    core: ClickCore, seed: int, corrupt_fraction: float, columns: list[str], rules: tuple[corrupt.Rule, ...]
+) -> SourceData:
     days = core.window.days
     n_c = len(core.channel)
     first, last = np.maximum(core.start_day, 0), np.minimum(core.end_day, days - 1)
@@ -188,24 +196,18 @@ def _spend(core: ClickCore, seed: int, corrupt_fraction: float) -> SourceData:
             fixed(cents, 2),
             pa.array(impressions).cast(pa.string()),
         ],
-        names=list(SOURCES["AD_SPEND"][1]),
+        names=columns,
     )
-    plan = corrupt.plan("AD_SPEND", len(camp), corrupt_fraction, rng(seed, STREAM_CORRUPT_SPEND))
-    table, broken = corrupt.apply("AD_SPEND", table, plan)
+    plan = corrupt.plan(rules, len(camp), corrupt_fraction, rng(seed, STREAM_CORRUPT_SPEND))
+    table, broken = corrupt.apply(rules, table, plan)
     return SourceData("AD_SPEND", table, partition_ranges(core.window.first_epoch_day + day), broken)
 
 
-def generate_marketing(
-    clicks: int,
-    seed: int = 42,
-    corrupt_fraction: float = 0.001,
-    days: int = 30,
-    end_date: date = DEFAULT_END_DATE,
-) -> dict[str, SourceData]:
-    """CAMPAIGNS, AD_CLICKS and AD_SPEND in memory; same arguments -> byte-identical files."""
-    core = click_core(clicks, seed, corrupt_fraction, days, end_date)
+def generate(ctx: SampleContext) -> dict[str, SourceData]:
+    """CAMPAIGNS, AD_CLICKS and AD_SPEND in memory; same context -> byte-identical files."""
+    core = click_core(ctx.rows, ctx.seed, ctx.corrupt_fraction, ctx.days, ctx.end_date, ctx.rules("AD_CLICKS"))
     return {
-        "CAMPAIGNS": _campaigns(core, seed),
-        "AD_CLICKS": _clicks(core, seed),
-        "AD_SPEND": _spend(core, seed, corrupt_fraction),
+        "CAMPAIGNS": _campaigns(core, ctx.seed, ctx.columns("CAMPAIGNS")),
+        "AD_CLICKS": _clicks(core, ctx.seed, ctx.columns("AD_CLICKS"), ctx.rules("AD_CLICKS")),
+        "AD_SPEND": _spend(core, ctx.seed, ctx.corrupt_fraction, ctx.columns("AD_SPEND"), ctx.rules("AD_SPEND")),
     }

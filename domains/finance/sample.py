@@ -1,12 +1,11 @@
-"""Finance sources: TRANSACTIONS and FX_RATES.
+"""Finance's sample data: TRANSACTIONS and FX_RATES (the manifest's sample.generator).
 
-``generate_finance(clicks, seed=42, corrupt_fraction=0.001, days=30, end_date=date(2026, 11, 1),
-transactions=None)`` returns ``{"TRANSACTIONS": SourceData, "FX_RATES": SourceData}``.
+``generate(ctx)`` returns ``{"TRANSACTIONS": SourceData, "FX_RATES": SourceData}``. Orders point at
+Marketing's clicks: the clicks are rebuilt from the same run parameters with Marketing's own
+generator (``ctx.generator_of("MARKETING").click_core``), not read back from files.
 
-Pass the same ``clicks``/``seed``/``corrupt_fraction``/``days``/``end_date`` as to
-generate_marketing: the clicks are rebuilt from those (``marketing.click_core``), not read back.
-
-* ``transactions`` defaults to ``max(1, clicks // 10)`` orders, ORD-000000001.. numbered in time order.
+* ``orders(ctx)`` = ``TRANSACTIONS``' declared ``sample.scale`` (0.1) x ``ctx.rows`` clicks,
+  ORD-000000001.. numbered in time order.
 * ~60% carry ATTRIBUTED_CLICK_ID, a click that exists and is not one of the corrupt click rows;
   the order comes at or after the click (a few hours later, clamped to the window's last second).
 * ~20% of the others carry only UTM_CAMPAIGN (lower-case campaign id, e.g. 'cmp-0007'), timed after
@@ -17,6 +16,7 @@ generate_marketing: the clicks are rebuilt from those (``marketing.click_core``)
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,11 +24,7 @@ import pyarrow as pa
 from snowmesh.generate import corrupt
 from snowmesh.generate.common import (
     DAY,
-    DEFAULT_END_DATE,
     HOUR_P,
-    SOURCES,
-    STREAM_CORRUPT_ORDERS,
-    STREAM_ORDERS,
     SourceData,
     blank_unless,
     fixed,
@@ -38,7 +34,11 @@ from snowmesh.generate.common import (
     take,
     timestamps,
 )
-from snowmesh.generate.marketing import ClickCore, click_core
+
+if TYPE_CHECKING:
+    from snowmesh.generate.domain import SampleContext
+
+STREAM_ORDERS, STREAM_CORRUPT_ORDERS = 6, 7  # beside Marketing's streams 1-5 and 8
 
 CURRENCIES = ("USD", "EUR", "GBP")
 _CURRENCY_P = (0.60, 0.25, 0.15)
@@ -50,7 +50,8 @@ UTM_ONLY_SHARE = 0.20  # of the orders without a click id
 _DELAY_MEAN_S = 3 * 3600  # click -> order
 
 
-def _orders(core: ClickCore, n: int, seed: int, corrupt_fraction: float) -> SourceData:
+def _orders(core: Any, n: int, seed: int, corrupt_fraction: float, columns: list[str],
+            rules: tuple[corrupt.Rule, ...]) -> SourceData:
     g = rng(seed, STREAM_ORDERS)
     n_clicks = len(core.at)
     attributed = g.random(n) < ATTRIBUTED_SHARE
@@ -95,32 +96,32 @@ def _orders(core: ClickCore, n: int, seed: int, corrupt_fraction: float) -> Sour
             blank_unless(attributed, ids("CLK-", click + 1, 9)),
             blank_unless(utm_only, take(utm_campaigns, core.campaign[click])),
         ],
-        names=list(SOURCES["TRANSACTIONS"][1]),
+        names=columns,
     )
-    plan = corrupt.plan("TRANSACTIONS", n, corrupt_fraction, rng(seed, STREAM_CORRUPT_ORDERS))
-    table, broken = corrupt.apply("TRANSACTIONS", table, plan)
+    plan = corrupt.plan(rules, n, corrupt_fraction, rng(seed, STREAM_CORRUPT_ORDERS))
+    table, broken = corrupt.apply(rules, table, plan)
     return SourceData("TRANSACTIONS", table, partition_ranges(at // DAY), broken)
 
 
-def _fx_rates(end_date: date) -> SourceData:
+def _fx_rates(end_date: date, columns: list[str]) -> SourceData:
     table = pa.table(
         [pa.array(list(FX_USD_PER_UNIT)), pa.array(list(FX_USD_PER_UNIT.values()))],
-        names=list(SOURCES["FX_RATES"][1]),
+        names=columns,
     )
     return SourceData("FX_RATES", table, ((end_date.isoformat(), 0, table.num_rows),))
 
 
-def generate_finance(
-    clicks: int,
-    seed: int = 42,
-    corrupt_fraction: float = 0.001,
-    days: int = 30,
-    end_date: date = DEFAULT_END_DATE,
-    transactions: int | None = None,
-) -> dict[str, SourceData]:
-    """TRANSACTIONS and FX_RATES in memory; same arguments -> byte-identical files."""
-    n = max(1, clicks // 10) if transactions is None else transactions
-    if n < 1:
-        raise ValueError(f"transactions must be >= 1, got {n} (clicks={clicks}, transactions={transactions})")
-    core = click_core(clicks, seed, corrupt_fraction, days, end_date)
-    return {"TRANSACTIONS": _orders(core, n, seed, corrupt_fraction), "FX_RATES": _fx_rates(end_date)}
+def orders(ctx: SampleContext) -> int:
+    return ctx.source("TRANSACTIONS").sample.row_count(ctx.rows)
+
+
+def generate(ctx: SampleContext) -> dict[str, SourceData]:
+    """TRANSACTIONS and FX_RATES in memory; same context -> byte-identical files."""
+    marketing = ctx.generator_of("MARKETING")
+    core = marketing.click_core(ctx.rows, ctx.seed, ctx.corrupt_fraction, ctx.days, ctx.end_date,
+                                ctx.rules("AD_CLICKS", "MARKETING"))
+    return {
+        "TRANSACTIONS": _orders(core, orders(ctx), ctx.seed, ctx.corrupt_fraction, ctx.columns("TRANSACTIONS"),
+                                ctx.rules("TRANSACTIONS")),
+        "FX_RATES": _fx_rates(ctx.end_date, ctx.columns("FX_RATES")),
+    }

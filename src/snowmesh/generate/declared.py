@@ -1,0 +1,240 @@
+"""Sample data for any declared source, from its manifest alone: columns, types, key, hints.
+
+``declared_source(ctx, source, refs)`` returns the source's :class:`SourceData`. What each
+column gets (the hints are ``sample:`` under the column, docs/add-a-domain.md):
+
+* a key column is unique: VARCHAR ids ``<ABC>-000001`` (ABC from the column name), NUMBER
+  1, 2, ...; a key whose every column is bounded (an ``enum``, a ``ref``, a DATE, a BOOLEAN) gets
+  distinct combinations instead, and at most as many rows as there are combinations;
+* ``enum`` picks among the values; ``ref: SOURCE.COLUMN`` picks loadable key values of that
+  source (generated first); ``faker: <provider>`` picks from a pool of Faker values;
+* numbers lie in ``[min, max]`` (default 0 to 1000, within the declared precision) by
+  ``distribution`` (uniform, normal, lognormal), rounded to the declared scale;
+* DATE and TIMESTAMP_NTZ lie in ``[min, max]``, by default in the run's window (timestamps follow
+  a day/night profile); BOOLEAN is true/false;
+* ``null_rate`` blanks that share of an optional column.
+
+Rows are ordered, and written one file per day, by the first TIMESTAMP_NTZ (else DATE) column;
+a source without one is a snapshot: one file dated the window's last day. Every
+column draws from its own seeded stream (ctx.rng), so a new column never shifts another's values.
+The declared corruption (``sample.corrupt``) is applied last, as for every source.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from snowmesh.generate import corrupt
+from snowmesh.generate.common import (
+    DAY,
+    HOUR_P,
+    SourceData,
+    blank_unless,
+    dates,
+    fixed,
+    ids,
+    partition_ranges,
+    take,
+    timestamps,
+)
+from snowmesh.manifest.model import Column, Source
+
+if TYPE_CHECKING:
+    from snowmesh.generate.domain import SampleContext
+
+_EPOCH = date(1970, 1, 1)
+_FAKER_POOL = 1_000  # distinct Faker values per column: Faker is per-row Python, the pool is not
+
+
+def _scale(sql_type: str) -> int:
+    m = re.fullmatch(r"NUMBER\((\d+),(\d+)\)", sql_type)
+    return int(m.group(2)) if m else 0
+
+
+def _number_bounds(c: Column) -> tuple[float, float]:
+    m = re.fullmatch(r"NUMBER\((\d+),(\d+)\)", c.type)
+    top = 10 ** (int(m.group(1)) - int(m.group(2))) - 10 ** -int(m.group(2)) if m else 1e18
+    lo = float(c.sample.min) if c.sample.min is not None else 0.0
+    hi = float(c.sample.max) if c.sample.max is not None else min(top, max(lo, 0.0) + 1000.0)
+    return max(lo, -top), min(hi, top)
+
+
+def _epoch_day(text: str) -> int:
+    return (date.fromisoformat(text[:10]) - _EPOCH).days
+
+
+def _epoch_second(text: str) -> int:
+    return int((datetime.fromisoformat(text.replace("T", " ")) - datetime(1970, 1, 1)).total_seconds())
+
+
+def _prefix(column: str) -> str:
+    """``ORDER_ID`` -> ``ORD-``: short, readable ids."""
+    letters = re.sub(r"[^A-Z]", "", column.removesuffix("_ID")) or "ID"
+    return f"{letters[:3]}-"
+
+
+def _signed_fixed(units: np.ndarray, decimals: int) -> pa.Array:
+    units = np.asarray(units, dtype=np.int64)
+    text = fixed(np.abs(units), decimals) if decimals else pc.cast(pa.array(np.abs(units)), pa.string())
+    if (units >= 0).all():
+        return text
+    return pc.if_else(pa.array(units < 0), pc.binary_join_element_wise("-", text, ""), text)
+
+
+def _numbers(c: Column, n: int, g: np.random.Generator) -> pa.Array:
+    lo, hi = _number_bounds(c)
+    if c.sample.distribution == "normal":
+        x = np.clip(g.normal((lo + hi) / 2, (hi - lo) / 6 or 1.0, n), lo, hi)
+    elif c.sample.distribution == "lognormal":  # median at a fifth of the range, a long right tail
+        x = np.clip(lo + (hi - lo) * 0.2 * g.lognormal(0.0, 0.8, n), lo, hi)
+    else:
+        x = g.uniform(lo, hi, n)
+    if c.type == "FLOAT":
+        return pc.cast(pa.array(np.round(x, 6)), pa.string())
+    scale = _scale(c.type)
+    units = np.clip(np.rint(x * 10**scale), math.ceil(lo * 10**scale), math.floor(hi * 10**scale))
+    return _signed_fixed(units.astype(np.int64), scale)
+
+
+def _day_range(ctx: SampleContext, c: Column) -> tuple[int, int]:
+    w = ctx.window
+    lo = _epoch_day(c.sample.min) if c.sample.min else w.first_epoch_day
+    hi = _epoch_day(c.sample.max) if c.sample.max else w.first_epoch_day + w.days - 1
+    return lo, hi
+
+
+def _seconds(ctx: SampleContext, c: Column, n: int, g: np.random.Generator) -> np.ndarray:
+    if c.sample.min or c.sample.max:
+        w = ctx.window
+        lo = _epoch_second(c.sample.min) if c.sample.min else w.first_second
+        hi = _epoch_second(c.sample.max) if c.sample.max else w.last_second
+        return g.integers(lo, hi + 1, n)
+    day = g.integers(0, ctx.window.days, n)
+    return ctx.window.first_second + day * DAY + g.choice(24, size=n, p=HOUR_P) * 3600 + g.integers(0, 3600, n)
+
+
+def _faker_pool(provider: str, seed: int) -> list[str]:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    method = getattr(fake, provider)
+    return [str(method()).replace("\n", " ") for _ in range(_FAKER_POOL)]
+
+
+def _choices(c: Column, refs: Mapping[str, pa.Array]) -> pa.Array | None:
+    """The values a bounded column picks from (enum, ref, BOOLEAN), or None if unbounded."""
+    if c.sample.enum:
+        return pa.array(list(c.sample.enum), pa.string())
+    if c.sample.ref:
+        return refs[c.sample.ref]
+    if c.type == "BOOLEAN":
+        return pa.array(["true", "false"], pa.string())
+    return None
+
+
+def _cardinality(ctx: SampleContext, c: Column, refs: Mapping[str, pa.Array]) -> int | None:
+    values = _choices(c, refs)
+    if values is not None:
+        return len(values)
+    if c.type == "DATE":
+        lo, hi = _day_range(ctx, c)
+        return hi - lo + 1
+    return None
+
+
+def _column(ctx: SampleContext, s: Source, c: Column, n: int, refs: Mapping[str, pa.Array],
+            index: np.ndarray | None) -> tuple[pa.Array, np.ndarray | None]:
+    """One column's text, and its epoch day per row if it is a DATE/TIMESTAMP (for partitioning).
+
+    ``index``: for a bounded key column, which of its values each row takes (distinct combinations)."""
+    g = ctx.rng(s.name, c.name)
+    values = _choices(c, refs)
+    if values is not None:
+        if len(values) == 0:
+            raise ValueError(f"{s.name}.{c.name}: {c.sample.ref} has no loadable rows to refer to")
+        pick = index if index is not None else g.integers(0, len(values), n)
+        return values.take(pa.array(pick)), None
+    if c.type == "DATE":
+        lo, hi = _day_range(ctx, c)
+        day = lo + (index if index is not None else g.integers(0, hi - lo + 1, n))
+        return dates(day), day
+    if c.type == "TIMESTAMP_NTZ":
+        at = _seconds(ctx, c, n, g)
+        return timestamps(at), at // DAY
+    if c.type.startswith(("NUMBER", "FLOAT")):
+        return _numbers(c, n, g), None
+    if c.sample.faker:
+        pool = _faker_pool(c.sample.faker, int(g.integers(0, 2**31)))
+        return take(pool, g.integers(0, len(pool), n)), None
+    return ids(_prefix(c.name), g.integers(1, max(2, n // 10) + 1, n), 6), None
+
+
+def _unique(c: Column, n: int) -> pa.Array:
+    if c.type.startswith(("NUMBER", "FLOAT")):
+        return pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
+    if c.type == "TIMESTAMP_NTZ":
+        raise ValueError(f"{c.name}: a TIMESTAMP_NTZ key column is not generated (give it a generator)")
+    return ids(_prefix(c.name), np.arange(1, n + 1), 6)
+
+
+def declared_source(ctx: SampleContext, s: Source, refs: Mapping[str, pa.Array]) -> SourceData:
+    """``refs``: ``"SOURCE.COLUMN"`` -> the loadable key values of a referenced source."""
+    n = s.sample.row_count(ctx.rows)
+    keys = [s.column(k) for k in s.key]
+    unbounded = [k for k in keys if _cardinality(ctx, k, refs) is None]
+    digits: dict[str, np.ndarray] = {}
+    if keys and not unbounded:
+        # Every key column is bounded: number the rows in mixed radix over the columns' choices,
+        # so the key combinations are distinct (and the rows at most their product).
+        radix = [max(1, _cardinality(ctx, k, refs) or 1) for k in keys]
+        n = min(n, math.prod(radix))
+        rest = np.arange(n, dtype=np.int64)
+        for k, r in zip(reversed(keys), reversed(radix), strict=True):
+            digits[k.name] = rest % r
+            rest = rest // r
+    unique = {k.name for k in unbounded[:1]}  # one unique column makes the whole key unique
+    sort_by = next((c for t in ("TIMESTAMP_NTZ", "DATE") for c in s.columns if c.type == t), None)
+    arrays: dict[str, pa.Array] = {}
+    day: np.ndarray | None = None
+    for c in s.columns:
+        if c.name in unique:
+            continue
+        values, days = _column(ctx, s, c, n, refs, digits.get(c.name))
+        if c.sample.null_rate > 0 and not c.required:
+            values = blank_unless(ctx.rng(s.name, c.name, "null").random(n) >= c.sample.null_rate, values)
+        arrays[c.name] = values
+        if sort_by is not None and c.name == sort_by.name:
+            day = days
+    table = pa.table(arrays) if arrays else pa.table({"_": pa.nulls(n)})
+    if day is not None:
+        order = np.argsort(day, kind="stable")
+        table, day = table.take(pa.array(order)), day[order]
+        partitions = partition_ranges(day)
+    else:
+        partitions = ((ctx.window.end_date.isoformat(), 0, n),)
+    # Unique ids are numbered after sorting, so they follow time order (like a real sequence).
+    columns = [_unique(c, n) if c.name in unique else table.column(c.name).combine_chunks() for c in s.columns]
+    table = pa.table(columns, names=[c.name for c in s.columns])
+    rules = corrupt.rules(s)
+    plan = corrupt.plan(rules, n, ctx.corrupt_fraction, ctx.rng(s.name, "#corrupt"))
+    table, broken = corrupt.apply(rules, table, plan)
+    return SourceData(s.name, table, partitions, broken, prefix=s.prefix)
+
+
+def loadable_keys(data: SourceData, column: str) -> pa.Array:
+    """A generated source's values of ``column`` on the rows that will load (no corrupt row)."""
+    values = data.table.column(column).combine_chunks()
+    if not data.corrupt:
+        return values
+    keep = np.ones(data.rows, dtype=bool)
+    keep[[r for r, _ in data.corrupt]] = False
+    return values.filter(pa.array(keep))
