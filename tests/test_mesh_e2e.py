@@ -1,7 +1,13 @@
-"""The whole mesh on the local account, checked against what users rely on."""
+"""The whole mesh on the local account, checked against what users rely on.
+
+Guards: quarantine accounting (counters against rows in the files, RAW and QUARANTINE), ROI against
+an independent computation, idempotent ingest, unemulated objects recorded and not executed."""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 from collections import defaultdict
 from decimal import Decimal
 
@@ -21,28 +27,83 @@ def test_every_task_succeeded_and_every_product_published(mesh_run) -> None:
         assert outcome.published and outcome.published_rows == outcome.staged_rows > 0, key
 
 
+def _records_in_s3(s3, bucket: str, prefix: str) -> tuple[int, int]:
+    """(files, data records) under ``prefix/`` in S3, read back with gzip + csv (header excluded)."""
+    files = records = 0
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/").get("Contents", []):
+        text = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()).decode()
+        files += 1
+        records += sum(1 for _ in csv.reader(io.StringIO(text))) - 1
+    return files, records
+
+
 def test_landed_equals_loaded_plus_quarantined_exactly(mesh_run) -> None:
-    generated: dict[str, int] = defaultdict(int)
+    """For every source: the counters against three independent counts -- records in the S3 files,
+    rows in RAW.<SOURCE>, rows in RAW.<SOURCE>_QUARANTINE -- and against the generator's corruption."""
+    t = mesh_run.target
     corrupt: dict[str, int] = defaultdict(int)
     for f in mesh_run.landed:
-        generated[f.source] += f.rows
         corrupt[f.source] += f.corrupt
     loads = {l.source: l for l in mesh_run.report.loads}
-    assert set(loads) == set(generated)
-    for source, load in loads.items():
-        assert load.rows_landed == generated[source], source
-        assert load.rows_loaded + load.rows_quarantined == load.rows_landed, source
-        assert load.rows_quarantined == corrupt[source], source
+    sources = {s.name: (d, s) for d in mesh_run.mesh.domains for s in d.sources}
+    assert set(loads) == set(sources)  # every source of every domain, not only one
+    for name, load in loads.items():
+        d, s = sources[name]
+        files, records = _records_in_s3(t.s3, d.bucket, s.prefix)
+        raw = int(t.sql(f'SELECT COUNT(*) FROM "{d.database}"."RAW"."{s.name}"')[0][0])
+        quarantined = int(t.sql(f'SELECT COUNT(*) FROM "{d.database}"."RAW"."{s.quarantine_table}"')[0][0])
+        assert files > 0 and load.files_new == files, name
+        assert load.rows_landed == records, name
+        assert load.rows_loaded == raw, name
+        assert load.rows_quarantined == quarantined == corrupt[name], name
+        assert raw + quarantined == records, name
     assert sum(corrupt.values()) > 0  # the run did exercise quarantine
 
 
+def _declared(source) -> list:
+    """The manifest's ``sample.corrupt`` rules (reason, column). Before manifests declared them, the
+    rule was the first key column / first column of the broken type: the same reading, spelled out."""
+    sample = getattr(source, "sample", None)
+    if sample is not None:
+        return list(sample.corrupt)
+    from types import SimpleNamespace as Rule
+
+    types = [(c.name, c.type) for c in source.columns]
+    rules = [Rule(reason="missing_key", column=source.key[0])] if source.key else []
+    for reason, prefixes in (("bad_number", ("NUMBER", "FLOAT")), ("bad_timestamp", ("TIMESTAMP_NTZ", "DATE"))):
+        col = next((n for p in prefixes for n, t in types if t.startswith(p)), None)
+        if col:
+            rules.append(Rule(reason=reason, column=col))
+    return rules
+
+
+def _reason_fits(category: str, reason: str, source) -> bool:
+    """Does the quarantine's REASON text say what the manifest declares broken (sample.corrupt: a
+    reason and its column)? A missing key names that column; a bad value names its declared type too."""
+    types = {c.name: c.type for c in source.columns}
+    columns = [r.column for r in _declared(source) if r.reason == category]
+    if category == "missing_key":
+        return any(reason == f"missing {c}" for c in columns)
+    return any(reason.startswith(f"bad {types[c]} in {c}: ") for c in columns)
+
+
 def test_quarantine_names_file_line_and_reason(mesh_run) -> None:
+    """Every source: the quarantined (file, line) pairs are exactly the corrupted ones, and each reason
+    names the declared corruption (sample.corrupt in the manifest) of that line."""
     t = mesh_run.target
-    expected = {(f.key, line) for f in mesh_run.landed if f.source == "AD_CLICKS" for line, _ in f.corrupt_lines}
-    rows = t.sql('SELECT "_FILE", "_LINE", "REASON" FROM "MARKETING_DB"."RAW"."AD_CLICKS_QUARANTINE"')
-    assert {(f, int(n)) for f, n, _ in rows} == expected
-    reasons = {r for _, _, r in rows}
-    assert all(r.startswith(("missing ", "bad ")) for r in reasons), reasons
+    checked = 0
+    for d in mesh_run.mesh.domains:
+        for s in d.sources:
+            expected = {(f.key, line): cat for f in mesh_run.landed if f.source == s.name for line, cat in f.corrupt_lines}
+            rows = t.sql(f'SELECT "_FILE", "_LINE", "REASON" FROM "{d.database}"."RAW"."{s.quarantine_table}"')
+            got = {(f, int(n)): r for f, n, r in rows}
+            assert set(got) == set(expected), s.name
+            declared = {r.reason for r in _declared(s)}
+            for at, category in expected.items():
+                assert category in declared, (s.name, category)
+                assert _reason_fits(category, got[at], s), (s.name, at, category, got[at])
+                checked += 1
+    assert checked > 0
 
 
 def test_roi_matches_an_independent_pandas_computation(mesh_run) -> None:
@@ -92,9 +153,16 @@ def test_unemulated_objects_are_recorded_not_executed(mesh_run) -> None:
     from snowmesh.deploy.plan import build_plan
 
     plan = build_plan(mesh_run.mesh, local=True)
-    deferred = {s.sql for s in plan.all if not s.locally_executable}
-    recorded = {r[0] for r in mesh_run.target.sql('SELECT "STATEMENT" FROM "GOVERNANCE_DB"."CATALOG"."ACCOUNT_OBJECTS"')}
-    assert deferred <= recorded
+    deferred = {s.sql: s for s in plan.all if not s.locally_executable}
+    rows = mesh_run.target.sql('SELECT "STATEMENT", "STATUS", "KIND", "OBJECT_NAME" FROM '
+                               '"GOVERNANCE_DB"."CATALOG"."ACCOUNT_OBJECTS"')
+    recorded = {r[0]: r for r in rows}
+    assert set(deferred) <= set(recorded)
+    for sql, stmt in deferred.items():  # the outcome column says recorded, never executed
+        assert recorded[sql][1:] == ("RECORDED", stmt.kind.value, stmt.object_name), recorded[sql]
+    assert {r[1] for r in rows} == {"RECORDED"}
+    executed = {s.sql for s in plan.all if s.locally_executable}
+    assert not executed & set(recorded)  # what ran is not also written down as only recorded
     kinds = {r[0] for r in mesh_run.target.sql('SELECT DISTINCT "KIND" FROM "GOVERNANCE_DB"."CATALOG"."ACCOUNT_OBJECTS"')}
     assert {"warehouse", "resource_monitor", "account_role", "database_role", "grant"} <= kinds
 
