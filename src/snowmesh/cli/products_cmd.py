@@ -144,3 +144,25 @@ def register(app: typer.Typer) -> None:
             _show(d)
         else:
             raise InputError(f"--format must be text or json, got {output!r}")
+
+    @product.command("export")
+    def export(
+        name: Annotated[str, typer.Argument(help="PRODUCT or DOMAIN.PRODUCT")],
+        out: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+        fmt: Annotated[str, typer.Option("--format", help="parquet.")] = "parquet",
+        project: ProjectOpt = Path("."),
+        connection: Annotated[str | None, typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
+    ) -> None:
+        """Write a product's published data (read through its view) to a Parquet file any tool can read."""
+        from snowmesh.contracts.loading import find_product
+        from snowmesh.manifest import load_mesh
+        from snowmesh.product_export import check_format, export_parquet, published_view
+        from snowmesh.target import open_target
+
+        check_format(fmt)
+        mesh = load_mesh(project)
+        view = published_view(mesh, find_product(mesh, name))
+        with open_target(mesh.root, connection) as target:
+            done = export_parquet(target, view, out)
+        console.print(f"wrote {out}: {done.rows:,} rows, {len(done.columns)} columns from {view}",
+                      markup=False, highlight=False)
