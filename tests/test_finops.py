@@ -1,4 +1,7 @@
-"""mesh finops: the local estimate is TASK_RUNS seconds x the size's rate; reads are billed to the reader."""
+"""mesh finops: the local estimate is TASK_RUNS seconds x the size's rate; reads are billed to the reader.
+
+Guards: credits per warehouse (computed by hand here from the rows, 60 s minimum per run), the page and
+the CLI both matching that hand figure."""
 
 from __future__ import annotations
 
@@ -14,6 +17,21 @@ from snowmesh.finops import attribution_sql, estimate, finops, from_account_usag
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = {"XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16}
+
+
+def _by_hand(mesh, rows) -> dict[str, tuple[float, float, float]]:
+    """warehouse -> (billed credits, busy credits, % of quota) from (run_id, warehouse, seconds) rows:
+    credits per second at the size's rate, each run's seconds on a warehouse billed at least 60 s."""
+    per_run: dict[tuple[str, str], float] = defaultdict(float)
+    for run_id, wh, seconds in rows:
+        per_run[(wh, run_id)] += seconds
+    out = {}
+    for d in mesh.domains:
+        wh, rate = d.warehouse.name, RATE[d.warehouse.size]
+        busy = sum(s for (w, _), s in per_run.items() if w == wh) * rate / 3600
+        billed = sum(max(60.0, s) for (w, _), s in per_run.items() if w == wh) * rate / 3600
+        out[wh] = (billed, busy, 100 * billed / d.warehouse.monthly_credit_quota)
+    return out
 
 
 def test_estimate_equals_task_run_seconds_times_rate(mesh_run) -> None:
@@ -109,15 +127,24 @@ def test_finops_and_the_page_give_the_same_numbers(root) -> None:
     cli = {w.warehouse: w for w in estimate(mesh, ROWS).warehouses}
     session = _Session(ROWS)
     page = facts.cost_vs_quota(session, facts.load_domains(root / "domains")).set_index("WAREHOUSE")
-    assert session.sent == [local_sql()] == [cost.task_runs_sql(cost.month_start())]
+    # What the page sends: one real query of the audit's TASK_RUNS (a tree, not an opaque Command).
+    [sent] = session.sent
+    tree = sqlglot.parse_one(sent, dialect="snowflake")
+    assert isinstance(tree, sqlglot.exp.Select) and sent == local_sql() == cost.task_runs_sql(cost.month_start())
+    assert {t.name for t in tree.find_all(sqlglot.exp.Table)} == {"TASK_RUNS"}
     assert set(page.index) == set(cli) == {"MARKETING_WH", "FINANCE_WH"}
+    hand = _by_hand(mesh, [(r, w, s) for r, w, _, s, _ in ROWS])
     for wh, w in cli.items():
-        row = page.loc[wh]
-        assert row["CREDITS_ESTIMATE"] == pytest.approx(w.credits, abs=1e-6)
-        assert row["BUSY_CREDITS"] == pytest.approx(w.busy_credits, abs=1e-6)
-        assert row["SECONDS"] == pytest.approx(w.seconds, abs=1e-3)
-        assert row["QUOTA_USED_PCT"] == pytest.approx(w.quota_pct, abs=1e-4)
-        assert row["MONTHLY_QUOTA"] == w.quota
+        row, (billed, busy, pct) = page.loc[wh], hand[wh]
+        for got in (row["CREDITS_ESTIMATE"], w.credits):
+            assert got == pytest.approx(billed, abs=1e-6)
+        for got in (row["BUSY_CREDITS"], w.busy_credits):
+            assert got == pytest.approx(busy, abs=1e-6)
+        for got in (row["QUOTA_USED_PCT"], w.quota_pct):
+            assert got == pytest.approx(pct, abs=1e-4)
+        seconds = sum(s for _, x, _, s, _ in ROWS if x == wh)
+        assert row["SECONDS"] == pytest.approx(seconds, abs=1e-3) and w.seconds == pytest.approx(seconds, abs=1e-3)
+        assert row["MONTHLY_QUOTA"] == w.quota == mesh.domain(w.domain).warehouse.monthly_credit_quota
     mk = page.loc["MARKETING_WH"]  # r1: 75.5 s; r2: 12 s, billed as 60 s
     assert (mk["TASK_RUNS"], mk["DAG_RUNS"]) == (4, 2)
     rate = RATE[mesh.domain("MARKETING").warehouse.size]
@@ -133,10 +160,16 @@ def test_raw_rows_and_summed_rows_give_the_same_estimate(root) -> None:
 
 
 def test_finops_and_the_page_agree_on_the_test_account(mesh_run) -> None:
+    """Both match credits computed by hand from the account's TASK_RUNS rows (not from each other)."""
     facts = _page()
     cli = {w.warehouse: w for w in finops(mesh_run.mesh, mesh_run.target.sql, True).warehouses}
     page = facts.cost_vs_quota(mesh_run.target.session, facts.load_domains(ROOT / "domains")).set_index("WAREHOUSE")
+    rows = mesh_run.target.sql('SELECT "RUN_ID", "WAREHOUSE", "SECONDS" FROM "GOVERNANCE_DB"."AUDIT"."TASK_RUNS"')
+    hand = _by_hand(mesh_run.mesh, rows)
+    assert set(cli) == set(hand)
     for wh, w in cli.items():
-        assert w.credits > 0
-        assert page.loc[wh, "CREDITS_ESTIMATE"] == pytest.approx(w.credits, abs=1e-6)
-        assert page.loc[wh, "QUOTA_USED_PCT"] == pytest.approx(w.quota_pct, abs=1e-4)
+        billed, _, pct = hand[wh]
+        assert billed > 0
+        assert w.credits == pytest.approx(billed, abs=1e-6)
+        assert page.loc[wh, "CREDITS_ESTIMATE"] == pytest.approx(billed, abs=1e-6)
+        assert page.loc[wh, "QUOTA_USED_PCT"] == pytest.approx(pct, abs=1e-4) == w.quota_pct

@@ -1,8 +1,11 @@
-"""``mesh products`` on the local account after a run, and ``mesh product show``."""
+"""``mesh products`` on the local account after a run, and ``mesh product show``.
+
+Guards: the catalog's health and metadata, checked against the contract files read here with json."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from snowmesh.cli.main import run_app
@@ -28,10 +31,27 @@ def test_product_show_prints_schema_and_metadata(capsys) -> None:
     assert run_app(["product", "show", "MARKETING.AD_CLICKS", "--project", str(ROOT), "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
     cols = {c["name"]: c for c in d["columns"]}
+    contract = json.loads((ROOT / "contracts/marketing/ad_clicks/v1.json").read_text())  # read independently
     assert cols["COST_USD"] == {"name": "COST_USD", "type": "NUMBER(12,4)", "nullable": False,
                                 "classification": "confidential", "masked": True,
-                                "description": cols["COST_USD"]["description"]}
+                                "description": contract["properties"]["COST_USD"].get("description", "")}
+    assert [c["name"] for c in d["columns"]] == list(contract["properties"])
     assert cols["UTM_SOURCE"]["nullable"] and d["consumers"] == ["FINANCE"] and d["sla"]["max_age_hours"] == 26
     assert d["versions"][0]["read_by"] == ["FINANCE.CAMPAIGN_ROI"]
     assert run_app(["product", "show", "NOPE", "--project", str(ROOT)]) == 2
     assert "unknown product" in capsys.readouterr().err
+
+
+def test_product_show_prints_the_contracts_column_description(tmp_path: Path, capsys) -> None:
+    """A description written into a copy's contract file is the one printed (not an empty string
+    compared with itself)."""
+    for sub in ("domains", "contracts", "procedures"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    path = tmp_path / "contracts/marketing/ad_clicks/v1.json"
+    doc = json.loads(path.read_text())
+    doc["properties"]["COST_USD"]["description"] = "What the click cost, in US dollars."
+    path.write_text(json.dumps(doc, indent=2))
+    assert run_app(["product", "show", "MARKETING.AD_CLICKS", "--project", str(tmp_path), "--format", "json"]) == 0
+    cols = {c["name"]: c for c in json.loads(capsys.readouterr().out)["columns"]}
+    assert cols["COST_USD"]["description"] == "What the click cost, in US dollars."
+    assert cols["CLICK_ID"]["description"] == doc["properties"]["CLICK_ID"].get("description", "")
