@@ -78,9 +78,8 @@ def test_typed_expressions_and_reason() -> None:
         "WHEN COALESCE(LENGTH(\"R_CLICK_ID\"), 0) + COALESCE(LENGTH(\"R_COST_USD\"), 0) + 1 > 1000000 "
         "THEN 'line longer than 1000000 characters' "
         "WHEN \"R_CLICK_ID\" IS NULL THEN 'missing CLICK_ID' "
-        "WHEN TRIM(\"R_CLICK_ID\", ' \t') = '' THEN 'blank CLICK_ID' "
+        "WHEN REGEXP_LIKE(\"R_CLICK_ID\", '^[[:space:]]*$') THEN 'blank CLICK_ID' "
         "WHEN \"R_COST_USD\" IS NULL THEN 'missing COST_USD' "
-        "WHEN TRIM(\"R_COST_USD\", ' \t') = '' THEN 'blank COST_USD' "
         "WHEN \"R_COST_USD\" IS NOT NULL AND \"T_COST_USD\" IS NULL THEN 'bad NUMBER(12,4) in COST_USD: ' || \"R_COST_USD\" END"
     )
     with pytest.raises(ValueError):
