@@ -289,3 +289,12 @@ def test_every_change_kind_the_engine_emits_is_in_the_schema() -> None:
     seen = {c.kind for edit in edits for c in diff_contracts(V1, changed(edit)).changes}
     assert len(seen) >= 15
     assert seen <= vocabulary, seen - vocabulary
+
+
+def test_x_odcs_metadata_change_is_a_patch() -> None:
+    old = changed(lambda d: d.update({"x-odcs": {"servers": [{"server": "a"}]}}))
+    new = changed(lambda d: d.update({"x-odcs": {"servers": [{"server": "b"}]}}), "1.0.1")
+    diff = diff_contracts(old, new)
+    assert kinds(diff) == [("odcs_metadata_changed", None, PATCH)] and diff.semver_ok
+    column = changed(lambda d: d["properties"]["CLICKS"].update({"x-odcs": {"businessName": "clicks"}}))
+    assert kinds(diff_contracts(V1, column)) == [("odcs_metadata_changed", None, PATCH)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,9 @@ def test_export_writes_the_kept_fields_back_as_valid_odcs_v3_1(name: str, opts: 
     out = to_odcs(copy.deepcopy(first), name)
     assert odcs_errors(out) == []
     again = from_odcs(load_yaml(dump_yaml(out), "again.yaml"), "again.yaml", ImportOptions(**opts))
-    assert parse_contract(again.doc) == parse_contract(first)  # the same contract
+    assert replace(parse_contract(again.doc), odcs_metadata="") == replace(
+        parse_contract(first), odcs_metadata=""
+    )
     third = from_odcs(load_yaml(dump_yaml(to_odcs(again.doc)), "3.yaml"), "3.yaml", ImportOptions(**opts))
     assert third.doc == again.doc  # and a fixed point: nothing is lost on the way
     if name.startswith("full"):

@@ -116,6 +116,7 @@ class Contract:
     additional_properties: bool = False
     tags: tuple[str, ...] = ()
     source: str = "<contract>"
+    odcs_metadata: str = ""  # x-odcs (document and columns) as canonical JSON: informational, diffed as patch
 
     @property
     def version(self) -> str:
@@ -253,7 +254,13 @@ def parse_contract(doc: dict[str, Any], source: str = "<contract>") -> Contract:
         additional_properties=doc.get("additionalProperties", True),
         tags=tuple(doc.get("x-tags", ())),
         source=source,
+        odcs_metadata=_odcs_metadata(doc),
     )
+
+
+def _odcs_metadata(doc: dict[str, Any]) -> str:
+    kept = {"": doc.get("x-odcs")} | {n: p["x-odcs"] for n, p in doc["properties"].items() if "x-odcs" in p}
+    return json.dumps(kept, sort_keys=True) if any(v is not None for v in kept.values()) else ""
 
 
 def load_contract(path: str | Path) -> Contract:

@@ -160,6 +160,8 @@ def diff_contracts(old: Contract | dict[str, Any], new: Contract | dict[str, Any
         out.append(Change("description_changed", None, "description changed", PATCH))
     if o.tags != n.tags:
         out.append(Change("tags_changed", None, f"tags {list(o.tags)} -> {list(n.tags)}", PATCH))
+    if o.odcs_metadata != n.odcs_metadata:  # kept from an ODCS import: informational, never checked
+        out.append(Change("odcs_metadata_changed", None, "x-odcs metadata changed", PATCH))
 
     removed = {c.name: c.snowflake_type for c in o.columns if n.column(c.name) is None}
     added = {c.name: c.snowflake_type for c in n.columns if o.column(c.name) is None}
