@@ -76,6 +76,7 @@ module "snowflake_governance" {
   sources_reader       = var.governance.sources_reader
   sources_table        = var.governance.sources_table
   grant_sources_select = var.source_registry_exists
+  parent_role          = var.functional_roles_parent
   # The engineers' names come from the generated variables; depends_on orders the role grants
   # after the domain modules have created those roles.
   domains    = var.domains

@@ -70,6 +70,10 @@ GRAMMARS: tuple[Grammar, ...] = (
     # REVOKE [ GRANT OPTION FOR ] <privileges> ON ... FROM { ROLE | DATABASE ROLE } [ RESTRICT | CASCADE ]
     _g("revoke privileges", "revoke-privilege",
        rf"REVOKE {_PRIVS} ON {_ON_OBJECT} FROM {_GRANTEE}(?: (?:RESTRICT|CASCADE))?"),
+    # GRANT OWNERSHIP ON <object_type> <object_name> TO { ROLE <role_name> | DATABASE ROLE <name> }
+    #   [ { REVOKE | COPY } CURRENT GRANTS ]   (the plan transfers shipped procedures to their owners)
+    _g("grant ownership", "grant-ownership",
+       rf"GRANT OWNERSHIP ON {_ON_OBJECT} TO {_GRANTEE}(?: (?:REVOKE|COPY) CURRENT GRANTS)?"),
     # GRANT ROLE <name> TO { ROLE <parent_role_name> | USER <user_name> }
     _g("grant role", "grant-role", rf"GRANT ROLE {Q} TO (?:ROLE|USER) {Q}"),
     # GRANT DATABASE ROLE <name> TO { DATABASE ROLE <parent> | ROLE <parent> }

@@ -73,7 +73,7 @@ def test_real_mesh_passes_every_check(mesh):
     assert report.ok, [v.to_dict() for v in report.violations]
     assert [c.id for c in report.checks] == [
         "graph", "isolation", "consumer-surface", "procedures", "consumers", "procedure-usage", "governance",
-        "policies", "terraform-drift"]
+        "policies", "senders", "readers", "terraform-drift"]
     assert not any(c.skipped for c in report.checks)  # Terraform was read and compared too
 
 
@@ -89,7 +89,7 @@ def test_cli_clean_mesh_exits_0_text_and_json(capsys):
     assert rc == 0 and "clean: every check holds" in out
     rc, out, _ = _cli(capsys, "--project", str(ROOT), "--format", "json")
     doc = json.loads(out)
-    assert rc == 0 and doc["ok"] and doc["violations"] == 0 and len(doc["checks"]) == 9
+    assert rc == 0 and doc["ok"] and doc["violations"] == 0 and len(doc["checks"]) == 11
 
 
 def test_clean_fixture_mesh_with_other_names_passes(capsys):
@@ -105,7 +105,8 @@ def test_clean_fixture_mesh_with_other_names_passes(capsys):
 def test_every_rendered_access_statement_parses(plan):
     g = plan_graph(plan)
     grants = [s for s in plan if s.kind == Kind.GRANT]
-    assert len(grants) > 50 and len(g.roles) == 14  # 2 x (3 account + 3 database roles), 1 consumer, 1 governance
+    # 2 x (3 account + 4 database roles), 1 consumer, 1 governance database role, the governance role
+    assert len(grants) > 50 and len(g.roles) == 17
     assert parse_grant(r.grant_on(["USAGE"], "STAGE", ["MARKETING_DB", "RAW", "LANDING"], "W",
                                   database_role_of="MARKETING_DB").sql) == [
         PrivilegeGrant("USAGE", Securable("STAGE", ("MARKETING_DB", "RAW", "LANDING")), Role("W", "MARKETING_DB"))]
@@ -497,9 +498,14 @@ def test_hostile_name_in_tfvars_is_refused(project, capsys, view, why):
 def test_terraform_governance_grants_are_read_from_the_hcl():
     g = governance_graph(ROOT / "terraform")
     reader = Role("SOURCES_READER", "GOVERNANCE_DB")
-    assert g.roles == {reader}
-    assert {x.key for x in g.role_grants} == {(reader, Role("FINANCE_ENGINEER")), (reader, Role("MARKETING_ENGINEER"))}
-    assert {str(x) for x in g.privilege_grants} == {
+    governance = Role("MESH_GOVERNANCE")  # the owner role: tests/test_security_model.py checks its grants
+    pypi = Role("PYPI_REPOSITORY_USER", "SNOWFLAKE")
+    assert g.roles == {reader, governance}
+    assert {x.key for x in g.role_grants if x.role == reader} == {
+        (reader, Role("FINANCE_ENGINEER")), (reader, Role("MARKETING_ENGINEER"))}
+    assert {x.to for x in g.role_grants if x.role == pypi} == {
+        governance, *(Role(f"{d}_{k}") for d in ("FINANCE", "MARKETING") for k in ("ENGINEER", "ANALYST"))}
+    assert {str(x) for x in g.privilege_grants if x.to != governance} == {
         "USAGE on GOVERNANCE_DB to GOVERNANCE_DB.SOURCES_READER",
         "USAGE on GOVERNANCE_DB.CATALOG to GOVERNANCE_DB.SOURCES_READER",
         "SELECT on GOVERNANCE_DB.CATALOG.SOURCES to GOVERNANCE_DB.SOURCES_READER",

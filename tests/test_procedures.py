@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlglot
 import yaml
 from conftest import ROOT
+from sql_grammar import check
 
 from governance import ingest as gi
 from governance.dag_run import DAG_RUNS_TABLE, record_dag_run
@@ -32,7 +32,7 @@ SPEC = gi.SourceSpec("CLICKS", "clicks", (gi.ColumnSpec("CLICK_ID", "VARCHAR", T
 
 
 def _parse(sql: str) -> None:
-    assert sqlglot.parse_one(sql, read="snowflake") is not None, sql
+    check(sql)  # a sqlglot tree that is not a Command, or a cited Snowflake grammar (tests/sql_grammar.py)
 
 
 # --------------------------------------------------------------------------- ingest SQL
@@ -113,8 +113,9 @@ def test_publish_statements_real_and_local() -> None:
     real = publish_statements(entry)
     assert real[0] == ('CREATE OR REPLACE TABLE "MARKETING_DB"."PRODUCTS"."AD_CLICKS" '
                        'CLONE "MARKETING_DB"."STAGING"."AD_CLICKS" COPY GRANTS')
-    assert real[1].startswith(f"CREATE OR REPLACE SECURE VIEW {VIEW} COMMENT = ")
-    assert real[1].endswith(' COPY GRANTS AS SELECT "CLICK_ID", "COST_USD" FROM "MARKETING_DB"."PRODUCTS"."AD_CLICKS"')
+    # The documented order: COPY GRANTS before COMMENT (https://docs.snowflake.com/en/sql-reference/sql/create-view).
+    assert real[1].startswith(f"CREATE OR REPLACE SECURE VIEW {VIEW} COPY GRANTS COMMENT = ")
+    assert real[1].endswith(' AS SELECT "CLICK_ID", "COST_USD" FROM "MARKETING_DB"."PRODUCTS"."AD_CLICKS"')
     local = publish_statements(entry, local=True)
     assert local[:2] == ["BEGIN", 'DROP TABLE IF EXISTS "MARKETING_DB"."PRODUCTS"."AD_CLICKS"'] and local[3] == "COMMIT"
     assert "COPY GRANTS" not in " ".join(local)

@@ -10,6 +10,7 @@ from sql_grammar import GRAMMARS, GrammarError, check, match
 DOCUMENTED = {
     "grant privileges": 'GRANT SELECT ON VIEW "D"."PRODUCTS"."V_V1" TO DATABASE ROLE "D"."CONSUMER_X"',
     "revoke privileges": 'REVOKE SELECT ON VIEW "D"."PRODUCTS"."V_V1" FROM DATABASE ROLE "D"."CONSUMER_X"',
+    "grant ownership": 'GRANT OWNERSHIP ON PROCEDURE "D"."STAGING"."BUILD_P"() TO ROLE "D_ENGINEER"',
     "grant role": 'GRANT ROLE "ANALYST" TO ROLE "SYSADMIN"',
     "grant database role": 'GRANT DATABASE ROLE "D"."R" TO ROLE "ENGINEER"',
     "revoke database role": 'REVOKE DATABASE ROLE "D"."R" FROM ROLE "ENGINEER"',

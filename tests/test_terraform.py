@@ -457,9 +457,10 @@ def test_snowflake_domain_roles_and_grants(mods):
     # W implies R.
     rw = m.resource("snowflake_grant_database_role", "read_to_write")
     assert 'this["read"]' in rw["database_role_name"] and 'this["write"]' in rw["parent_database_role_name"]
-    # Engineers get W and C, analysts R.
+    # Engineers get W and C; analysts the product reader (published views only), not R.
     pairs = {(v["database_role"], v["account_role"]) for v in m.locals["database_role_grants"].values()}
-    assert pairs == {("write", "engineer"), ("create", "engineer"), ("read", "analyst")}
+    assert pairs == {("write", "engineer"), ("create", "engineer")}
+    assert 'product_reader' in m.resource("snowflake_grant_database_role", "product_reader_to_analyst")["database_role_name"]
     # Table and view grants come in ALL + FUTURE pairs, in every schema; reads are SELECT only.
     for name in ("read_all_tables", "read_future_tables", "read_all_views", "read_future_views",
                  "write_all_tables", "write_future_tables"):
@@ -530,7 +531,7 @@ def test_domain_grants_equal_the_sql_plan(mesh):
     from snowmesh.access.hcl import child_scope, instances
     from snowmesh.access.hcl import load_module as load_tf
     from snowmesh.access.terraform import module_graph, root_scope
-    from snowmesh.deploy.plan import GOVERNANCE_DB, procedure_grants
+    from snowmesh.deploy.plan import GOVERNANCE_DB, GOVERNANCE_ROLE, procedure_grants, procedure_owners
 
     root = root_scope(TF, {})
     call = root.module.calls["snowflake_domain"]
@@ -541,14 +542,14 @@ def test_domain_grants_equal_the_sql_plan(mesh):
 
     plan = build_plan(mesh, local=False)
     # USAGE on procedures (and on GOVERNANCE_DB for their callers) follows `snow snowpark deploy`: not Terraform's.
-    procedures = {s.sql for s in procedure_grants(mesh)}
+    procedures = {s.sql for s in (*procedure_grants(mesh), *procedure_owners(mesh))}
     sql = plan_graph([s for s in plan.statements if s.sql not in procedures])
 
     def domain_part(g: Graph):
         # Consumer roles are the consumer module's (compared by `mesh audit access`'s drift check),
         # GOVERNANCE_DB's roles the governance module's (test_governance_grants_equal_the_sql_plan).
-        def mine(r) -> bool:
-            return not r.name.startswith("CONSUMER_") and r.database != GOVERNANCE_DB
+        def mine(r) -> bool:  # the governance role is the governance module's too
+            return not r.name.startswith("CONSUMER_") and r.database != GOVERNANCE_DB and r.name != GOVERNANCE_ROLE
         return ([x for x in g.privilege_grants if mine(x.to)]
                 + [x for x in g.role_grants if mine(x.role) and mine(x.to)])
 
@@ -566,7 +567,7 @@ def test_domain_grants_equal_the_sql_plan(mesh):
 
 
 def mine_role(r) -> bool:
-    return not r.name.startswith("CONSUMER_") and r.database != "GOVERNANCE_DB"
+    return not r.name.startswith("CONSUMER_") and r.database != "GOVERNANCE_DB" and r.name != "MESH_GOVERNANCE"
 
 
 def _governance_part(g):

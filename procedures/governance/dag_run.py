@@ -7,8 +7,12 @@ SYSTEM$TASK_RUNTIME_INFO); the local walker passes the TaskRuns it has just audi
 Either way :func:`record_dag_run` appends the same row to GOVERNANCE_DB.AUDIT.DAG_RUNS (append
 only: nothing there is updated).
 
-Defensive by design: a finalizer that fails hides the run's real outcome, so when the history
-cannot be read (not in a task, no privilege) it records STATUS = 'UNKNOWN' with the reason.
+When the history cannot be read (not in a task, no privilege) it records STATUS = 'UNKNOWN' with
+the reason. When it reads no row at all it also records UNKNOWN and then fails loudly: TASK_HISTORY
+"returns results only for ... the task owner (or a role with MONITOR / OPERATE on the task, or
+MONITOR EXECUTION)" (https://docs.snowflake.com/en/sql-reference/functions/task_history), so an
+empty history means the procedure's owner cannot see this graph's tasks -- never that they all
+succeeded (the governance role holds MONITOR EXECUTION, granted by Terraform, for this read).
 
 Handler for snowflake.yml: ``governance.dag_run.record`` -- signature (DOMAIN VARCHAR), returns
 VARCHAR. Stdlib + Snowpark only.
@@ -122,6 +126,12 @@ def record_dag_run(session: Any, domain: str, *, run_id: str | None = None,
                                     0, 0, 0, 0, (), f"{type(exc).__name__}: {exc}".splitlines()[0])
             append_summary(session, summary)
             return summary
+        if not tasks:  # the owner sees none of this graph's tasks: an unseen run is not a success
+            why = ("no task history visible for this graph run: the procedure's owner needs MONITOR EXECUTION "
+                   "(or OWNERSHIP/MONITOR on the tasks) to read TASK_HISTORY")
+            append_summary(session, DagRunSummary(run_id or uuid.uuid4().hex, check_ident(domain), dag_name(domain),
+                                                  "UNKNOWN", 0, 0, 0, 0, (), why))
+            raise RuntimeError(f"{dag_name(domain)}: {why}")
     summary = summarize(run_id or uuid.uuid4().hex, domain, tasks)
     append_summary(session, summary)
     return summary

@@ -125,7 +125,9 @@ def publish_statements(entry: RegistryEntry, *, local: bool = False) -> list[str
                 f"CREATE OR REPLACE SECURE VIEW {view} COMMENT = {comment} AS SELECT {cols} FROM {published}"]
     # An atomic replace and a zero-copy clone on Snowflake; COPY GRANTS keeps consumers' SELECT.
     return [f"CREATE OR REPLACE TABLE {published} CLONE {staged} COPY GRANTS",
-            f"CREATE OR REPLACE SECURE VIEW {view} COMMENT = {comment} COPY GRANTS AS SELECT {cols} FROM {published}"]
+            # The documented clause order: COPY GRANTS before COMMENT
+            # (https://docs.snowflake.com/en/sql-reference/sql/create-view#syntax).
+            f"CREATE OR REPLACE SECURE VIEW {view} COPY GRANTS COMMENT = {comment} AS SELECT {cols} FROM {published}"]
 
 
 def publish_product(session: Any, product_key: str, *, local: bool = False) -> str:

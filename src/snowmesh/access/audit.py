@@ -12,7 +12,9 @@ from pathlib import Path
 from snowmesh.access.grants import plan_graph
 from snowmesh.access.policies import check_policies
 from snowmesh.access.procs import read_declarations
+from snowmesh.access.readers import check_readers
 from snowmesh.access.report import AuditReport, CheckResult
+from snowmesh.access.senders import check_senders
 from snowmesh.access.showgrants import Query, account_drift, collect
 from snowmesh.access.terraform import consumer_grants_graph, governance_graph
 from snowmesh.access.verify import (
@@ -23,7 +25,7 @@ from snowmesh.access.verify import (
     object_inventory,
     prove,
 )
-from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.plan import build_plan, to_send, view_owner
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.statements import Statement
 from snowmesh.manifest.model import Mesh
@@ -54,7 +56,10 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
         graph = plan
         drift = CheckResult("terraform-drift", skipped=f"no Terraform directory at {tf_dir}")
     ctx = Context(mesh, graph, procedures, object_inventory(mesh, stmts, procedures), procedure_specs(mesh))
-    return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan", [*prove(ctx), check_policies(mesh), drift])
+    senders = check_senders(graph, to_send(stmts, local=False),
+                            view_owners={d.database: view_owner(d) for d in mesh.domains})
+    return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan",
+                       [*prove(ctx), check_policies(mesh), senders, check_readers(mesh, graph), drift])
 
 
 def audit_account(mesh: Mesh, query: Query, name: str) -> AuditReport:

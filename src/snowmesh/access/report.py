@@ -18,6 +18,9 @@ CHECKS: dict[str, str] = {
                   "(INGEST) read the source registry",
     "policies": "every confidential or restricted column of a served view has a classification tag with a "
                 "masking policy for its type",
+    "senders": "7. every statement a real account's deploy sends can be executed by its sender, in plan order "
+               "(statement kind -> privilege table, access/senders.NEEDS)",
+    "readers": "8. analysts read published views only: nothing in RAW or STAGING, no table",
     "terraform-drift": "Terraform's consumer and governance grants equal the rendered SQL grants",
     "account-drift": "the account's grants equal what the manifests declare",
 }  # fmt: skip

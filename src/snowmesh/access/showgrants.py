@@ -152,8 +152,11 @@ def _show(role: Role) -> tuple[list[str], str]:
 
 
 def declared_roles(mesh: Mesh) -> set[Role]:
+    from snowmesh.deploy.plan import GOVERNANCE_ROLE, PRODUCT_READER
+
     out = {Role(n) for d in mesh.domains for n in (d.engineer_role, d.analyst_role, d.wh_usage_role)}
-    return out | {Role(n, d.database) for d in mesh.domains for n in ("R", "W", "C")}
+    out.add(Role(GOVERNANCE_ROLE))
+    return out | {Role(n, d.database) for d in mesh.domains for n in ("R", "W", "C", PRODUCT_READER)}
 
 
 def collect(mesh: Mesh, query: Query) -> Graph:
@@ -216,7 +219,10 @@ def account_drift(mesh: Mesh, expected: Graph, actual: Graph) -> CheckResult:
     dbs = {d.database for d in mesh.domains}
     scope = dbs | {GOVERNANCE_DB}  # the analysts' USAGE on GOVERNANCE_DB and PRODUCT_HEALTH is declared too
     warehouses = {d.warehouse.name for d in mesh.domains}
+    from snowmesh.deploy.plan import GOVERNANCE_ROLE
+
     own = {Role(n): d.database for d in mesh.domains for n in (d.engineer_role, d.analyst_role)}
+    own[Role(GOVERNANCE_ROLE)] = GOVERNANCE_DB  # it owns the registries, audit, tags, policies, procedures
     ours = declared_roles(mesh) | expected.roles
 
     def in_scope(g: PrivilegeGrant) -> bool:

@@ -70,6 +70,8 @@ def _name(value: Any, parts: int) -> tuple[str, ...]:
 
 
 def _on(body: dict[str, Any], s: Scope) -> Securable:
+    if s.eval(body.get("on_account", False)) is True:  # a global privilege (APPLY MASKING POLICY ...)
+        return Securable("ACCOUNT", ("ACCOUNT",))
     if "on_database" in body:
         return Securable("DATABASE", _name(s.eval(body["on_database"]), 1))
     if (b := block(body, "on_account_object")) is not None:

@@ -102,7 +102,8 @@ def check_graph(ctx: Context, *, declared_roles: bool = True) -> CheckResult:
     out = CheckResult("graph")
     g = ctx.graph
     if declared_roles:  # the plan must create every role it grants to (the account has others)
-        for role in sorted(g.referenced_roles - g.roles - PLATFORM_ROLES):
+        # SNOWFLAKE's database roles (SNOWFLAKE.PYPI_REPOSITORY_USER) are Snowflake's own: granted, never created.
+        for role in sorted(r for r in g.referenced_roles - g.roles - PLATFORM_ROLES if r.database != "SNOWFLAKE"):
             out.fail(f"role {role} is granted or receives grants, but nothing creates it")
     for pg in sorted(g.privilege_grants):
         if pg.to.is_database_role and pg.on.database != pg.to.database:

@@ -199,14 +199,19 @@ def _print_deploy(mesh: Any, *, local: bool, absent: list[Any] | None = None, ta
         print(f"-- compared with {target.name}: edition {c.edition or 'not needed'}; "
               f"{len(c.retired)} retired version(s) left alone; {c.in_place} tag policy(ies) already set; "
               f"{len(c.skipped)} tag/masking statement(s) not applied (Standard edition)")
+    if not local:  # the deploy leaves Terraform's statements out (deploy.apply): so does what it prints
+        print(f"-- {sum(s.terraform for s in statements)} statement(s) are Terraform's on a real account: not sent")
+        statements = [s for s in statements if not s.terraform]
     for stmt in statements:
+        # Who sends it: the deploy switches to that role (USE ROLE) first (docs/security.md).
+        who = f"  -- as {stmt.sender}" + (" (Terraform's on a real account)" if stmt.terraform else "")
         if local and not stmt.locally_executable:
             note = "  -- recorded in GOVERNANCE_DB.CATALOG.ACCOUNT_OBJECTS, not executed"
         elif stmt.kind in ENTERPRISE_ONLY and target is None:
             note = "  -- applied on Enterprise edition only (SHOW TAGS IN ACCOUNT decides)"
         else:
             note = ""
-        print(f"{stmt.sql};{note}")
+        print(f"{stmt.sql};{who}{note}")
     print("-- then one row in GOVERNANCE_DB.AUDIT.DEPLOYS and one per statement in GOVERNANCE_DB.AUDIT.DEPLOY_STATEMENTS")
     print_registry_refresh(mesh)
     print("-- source registry (what a deployed INGEST() loads)")

@@ -16,12 +16,19 @@ stage are Terraform's alone, so this plan renders them only for the local accoun
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 # Shared with the in-warehouse ingest: the stage, its file format, the ledger and the registry.
 from governance.ingest import FILE_FORMAT, LEDGER, SOURCES_COLUMNS, SOURCES_TABLE, STAGE
-from governance.ingest_sql import INGEST_FORMAT, LEDGER_COLUMNS, LOCKS, LOCKS_COLUMNS, REJECTED, REJECTED_COLUMNS
+from governance.ingest_sql import (
+    INGEST_FORMAT,
+    LEDGER_COLUMNS,
+    LOCKS,
+    LOCKS_COLUMNS,
+    REJECTED,
+    REJECTED_COLUMNS,
+)
 from governance.sql import ident, split_fqn
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import Statement
@@ -34,6 +41,22 @@ from snowmesh.infra.tfvars import (
 from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, STAGING, Domain, Mesh, Product, Source
 
 PLATFORM_ROLE = "SYSADMIN"
+# Who sends what on a real account (docs/security.md, "Owners and senders"):
+# - Terraform's role (terraform/variables.tf `snowflake_role`) creates every account-level object and
+#   the role model's grants; the real-account deploy never sends those statements.
+# - GRANTS_ROLE sends the grants the deploy itself makes (consumers' SELECT on a published view,
+#   procedure USAGE and ownership): every mesh schema is managed access, where "only the schema owner
+#   or a role with the MANAGE GRANTS privilege can grant privileges on objects in the schema"
+#   (https://docs.snowflake.com/en/user-guide/security-access-control-configure#label-managed-access-schemas),
+#   and SECURITYADMIN holds MANAGE GRANTS by default
+#   (https://docs.snowflake.com/en/user-guide/security-access-control-overview#system-defined-roles).
+# - GOVERNANCE_ROLE owns what lives in GOVERNANCE_DB (registries, tags, masking policies, the
+#   governance procedures); Terraform grants it just those CREATE privileges.
+# - a domain's <DOMAIN>_ENGINEER owns the domain's tables, file formats, procedures and tasks, so an
+#   owner's-rights procedure of the domain runs with exactly the domain's rights.
+TERRAFORM_ROLE = "ACCOUNTADMIN"
+GRANTS_ROLE = "SECURITYADMIN"
+GOVERNANCE_ROLE = "MESH_GOVERNANCE"
 
 
 def integration_name(domain: Domain) -> str:
@@ -56,65 +79,94 @@ class Plan:
     statements: list[Statement] = field(default_factory=list)
     publish_grants: list[Statement] = field(default_factory=list)
 
-    def add(self, *stmts: Statement | list[Statement], domain: str = "") -> None:
+    def add(self, *stmts: Statement | list[Statement], domain: str = "", sender: str = "",
+            terraform: bool = False) -> None:
+        """``sender``: the role that sends these on a real account (a statement that already names one
+        keeps it); ``terraform``: Terraform's there (rendered and recorded locally, never sent to a
+        real account; its sender is Terraform's role)."""
         for s in stmts:
             for one in s if isinstance(s, list) else [s]:
-                self.statements.append(Statement(one.kind, one.object_name, one.sql, domain or one.domain))
+                who = TERRAFORM_ROLE if terraform else (one.sender or sender)
+                if not who:
+                    raise ValueError(f"every statement of a plan names the role that sends it: {one.sql}")
+                self.statements.append(replace(one, domain=domain or one.domain, sender=who, terraform=terraform))
 
     @property
     def all(self) -> list[Statement]:
         return [*self.statements, *self.publish_grants]
 
+    def to_send(self, *, local: bool) -> list[Statement]:
+        """What a deploy sends (or, locally, runs and records): a real account's leaves Terraform's out."""
+        return [s for s in self.statements if local or not s.terraform]
+
+
+def to_send(statements: list[Statement], *, local: bool) -> list[Statement]:
+    """The same filter for any list of plan statements (apply uses it: one place decides)."""
+    return [s for s in statements if local or not s.terraform]
+
 
 def _account(plan: Plan, d: Domain) -> None:
     wh = d.warehouse
-    plan.add(r.warehouse(wh.name, wh.size, wh.auto_suspend_seconds), domain=d.name)
-    plan.add(r.resource_monitor(wh.monitor, wh.name, wh.monthly_credit_quota), domain=d.name)
+    tf = {"domain": d.name, "terraform": True}
+    plan.add(r.warehouse(wh.name, wh.size, wh.auto_suspend_seconds), **tf)
+    # "CREATE RESOURCE MONITOR ... can only be executed by account administrators"
+    # (https://docs.snowflake.com/en/sql-reference/sql/create-resource-monitor): Terraform's.
+    plan.add(r.resource_monitor(wh.monitor, wh.name, wh.monthly_credit_quota), **tf)
     for role, what in (
         (d.engineer_role, "builds and owns"),
         (d.analyst_role, "reads"),
         (d.wh_usage_role, "uses the warehouse of"),
     ):
-        plan.add(r.account_role(role, f"{what} the {d.name} domain"), domain=d.name)
-    plan.add(r.grant_on(["USAGE", "OPERATE"], "WAREHOUSE", [wh.name], d.wh_usage_role), domain=d.name)
+        plan.add(r.account_role(role, f"{what} the {d.name} domain"), **tf)
+    plan.add(r.grant_on(["USAGE", "OPERATE"], "WAREHOUSE", [wh.name], d.wh_usage_role), **tf)
     for role in (d.engineer_role, d.analyst_role):
-        plan.add(r.grant_role(d.wh_usage_role, role), domain=d.name)
-        plan.add(r.grant_role(role, PLATFORM_ROLE), domain=d.name)
+        plan.add(r.grant_role(d.wh_usage_role, role), **tf)
+        plan.add(r.grant_role(role, PLATFORM_ROLE), **tf)
 
 
 def _databases(plan: Plan, d: Domain) -> None:
-    plan.add(r.database(d.database, f"{d.name} domain, owner {d.owner}"), domain=d.name)
+    plan.add(r.database(d.database, f"{d.name} domain, owner {d.owner}"), domain=d.name, terraform=True)
     for s in SCHEMAS:
-        plan.add(r.schema(d.database, s), r.managed_access(d.database, s), domain=d.name)
+        plan.add(r.schema(d.database, s), r.managed_access(d.database, s), domain=d.name, terraform=True)
+
+
+# The product reader: what a domain's analysts read -- the published views, never RAW, STAGING or
+# a table behind a view (masking is on the views' columns: a table read would bypass it).
+PRODUCT_READER = "PRODUCT_READER"
 
 
 def _rbac(plan: Plan, d: Domain) -> None:
+    """R reads everything in the database (the raw reader: engineers, through W); PRODUCT_READER
+    reads the published views of PRODUCTS only (analysts). All of it is Terraform's on a real account."""
     db = d.database
-    for role in ("R", "W", "C"):
-        plan.add(r.database_role(db, role), domain=d.name)
-    plan.add(r.grant_on(["USAGE"], "DATABASE", [db], "R", database_role_of=db), domain=d.name)
+    tf = {"domain": d.name, "terraform": True}
+    for role in ("R", "W", "C", PRODUCT_READER):
+        plan.add(r.database_role(db, role), **tf)
+    plan.add(r.grant_on(["USAGE"], "DATABASE", [db], "R", database_role_of=db), **tf)
     for s in SCHEMAS:
-        plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, s], "R", database_role_of=db), domain=d.name)
+        plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, s], "R", database_role_of=db), **tf)
         for objects in ("TABLES", "VIEWS"):
             for future in (False, True):
-                plan.add(r.grant_on_all(["SELECT"], objects, db, s, "R", future=future), domain=d.name)
+                plan.add(r.grant_on_all(["SELECT"], objects, db, s, "R", future=future), **tf)
         for future in (False, True):
-            plan.add(
-                r.grant_on_all(["INSERT", "UPDATE", "DELETE", "TRUNCATE"], "TABLES", db, s, "W", future=future),
-                domain=d.name,
-            )
+            plan.add(r.grant_on_all(["INSERT", "UPDATE", "DELETE", "TRUNCATE"], "TABLES", db, s, "W", future=future),
+                     **tf)
         plan.add(
             r.grant_on(
                 ["CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE",
                  "CREATE TASK"],
                 "SCHEMA", [db, s], "C", database_role_of=db,
             ),
-            domain=d.name,
+            **tf,
         )
-    plan.add(r.grant_database_role(db, "R", to_db_role="W"), domain=d.name)
-    plan.add(r.grant_database_role(db, "W", to_role=d.engineer_role), domain=d.name)
-    plan.add(r.grant_database_role(db, "C", to_role=d.engineer_role), domain=d.name)
-    plan.add(r.grant_database_role(db, "R", to_role=d.analyst_role), domain=d.name)
+    plan.add(r.grant_on(["USAGE"], "DATABASE", [db], PRODUCT_READER, database_role_of=db), **tf)
+    plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, PRODUCTS], PRODUCT_READER, database_role_of=db), **tf)
+    for future in (False, True):
+        plan.add(r.grant_on_all(["SELECT"], "VIEWS", db, PRODUCTS, PRODUCT_READER, future=future), **tf)
+    plan.add(r.grant_database_role(db, "R", to_db_role="W"), **tf)
+    plan.add(r.grant_database_role(db, "W", to_role=d.engineer_role), **tf)
+    plan.add(r.grant_database_role(db, "C", to_role=d.engineer_role), **tf)
+    plan.add(r.grant_database_role(db, PRODUCT_READER, to_role=d.analyst_role), **tf)
 
 
 def _consumer_grants(plan: Plan, mesh: Mesh, d: Domain) -> None:
@@ -123,17 +175,18 @@ def _consumer_grants(plan: Plan, mesh: Mesh, d: Domain) -> None:
     consumers = sorted({c for p in d.products for c in p.consumers})
     for c in consumers:
         role = consumer_role(c)
-        plan.add(r.database_role(db, role), domain=d.name)
-        plan.add(r.grant_on(["USAGE"], "DATABASE", [db], role, database_role_of=db), domain=d.name)
-        plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, PRODUCTS], role, database_role_of=db), domain=d.name)
+        tf = {"domain": d.name, "terraform": True}
+        plan.add(r.database_role(db, role), **tf)
+        plan.add(r.grant_on(["USAGE"], "DATABASE", [db], role, database_role_of=db), **tf)
+        plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, PRODUCTS], role, database_role_of=db), **tf)
         consumer = mesh.domain(c)
         for fr in (consumer.engineer_role, consumer.analyst_role):
-            plan.add(r.grant_database_role(db, role, to_role=fr), domain=d.name)
+            plan.add(r.grant_database_role(db, role, to_role=fr), **tf)
         for p in d.products:
             if c in p.consumers:
                 # Views exist only after the first publish, so these run with publish.
                 g = r.grant_on(["SELECT"], "VIEW", [db, PRODUCTS, p.view], role, database_role_of=db)
-                plan.publish_grants.append(Statement(g.kind, g.object_name, g.sql, d.name))
+                plan.publish_grants.append(replace(g, domain=d.name, sender=GRANTS_ROLE))
 
 
 def source_tables(d: Domain, s: Source) -> list[Statement]:
@@ -155,16 +208,19 @@ def source_tables(d: Domain, s: Source) -> list[Statement]:
 
 def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
     db = d.database
-    plan.add(r.file_format_csv(db, RAW, FILE_FORMAT), domain=d.name)
+    own = {"domain": d.name, "sender": d.engineer_role}  # the domain's objects are its engineer's
+    plan.add(r.file_format_csv(db, RAW, FILE_FORMAT), **own)
     if local:
         # No Terraform here: the external stage is rendered and recorded (it needs the integration
         # and IAM). COPY from s3:// cannot run offline, so files land in an internal stage of the
         # same name. On a real account Terraform creates the external stage (docs/terraform.md).
         ext = r.external_stage(db, RAW, STAGE, d.bucket, integration_name(d), FILE_FORMAT)
-        plan.add(ext, r.internal_stage(db, RAW, STAGE), domain=d.name)
+        plan.add(ext, domain=d.name, terraform=True)
+        plan.add(r.internal_stage(db, RAW, STAGE), **own)
     # INGEST (owner's rights, the engineer's: W) reads the stage with LIST and COPY INTO. Terraform
-    # grants the same; locally the grant is recorded like every grant.
-    plan.add(r.grant_on(["USAGE"], "STAGE", [db, RAW, STAGE], "W", database_role_of=db), domain=d.name)
+    # grants it on a real account; locally the grant is recorded like every grant.
+    plan.add(r.grant_on(["USAGE"], "STAGE", [db, RAW, STAGE], "W", database_role_of=db), domain=d.name,
+             terraform=True)
     plan.add(r.table(db, RAW, LEDGER, list(LEDGER_COLUMNS),
                      comment="One row per file ever loaded: makes ingest idempotent"),
              # A ledger created before FILE_MD5 existed gains it (its rows match by name).
@@ -173,29 +229,51 @@ def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
                      comment="Files ingest could not read (not gzip, empty, wrong header): never retried"),
              r.table(db, RAW, LOCKS, list(LOCKS_COLUMNS),
                      comment="One row per source, taken by the ingest promotion: two loaders never record a file twice"),
-             r.file_format_csv(db, RAW, INGEST_FORMAT, keep_header=True), domain=d.name)
+             r.file_format_csv(db, RAW, INGEST_FORMAT, keep_header=True), **own)
     for s in d.sources:
-        plan.add(source_tables(d, s), domain=d.name)
+        plan.add(source_tables(d, s), **own)
 
 
 def _governance(plan: Plan, mesh: Mesh) -> None:
-    plan.add(r.database(GOVERNANCE_DB, "Mesh-wide catalog and audit trail"))
+    plan.add(r.database(GOVERNANCE_DB, "Mesh-wide catalog and audit trail"), terraform=True)
     for s in GOVERNANCE_SCHEMAS:
-        plan.add(r.schema(GOVERNANCE_DB, s), r.managed_access(GOVERNANCE_DB, s))
+        plan.add(r.schema(GOVERNANCE_DB, s), r.managed_access(GOVERNANCE_DB, s), terraform=True)
+    # The governance role (Terraform's) and what it may create in GOVERNANCE_DB: the registries, the
+    # audit tables, tags, masking policies, the code stage, the governance procedures, the page.
+    _governance_role(plan)
     # The source registry INGEST() reads. Created here so its grant names an existing table;
     # governance.ingest.register_sources fills it (CREATE TABLE IF NOT EXISTS: the grant survives).
     db, schema, table = split_fqn(SOURCES_TABLE)
     plan.add(r.table(db, schema, table, [f"{ident(c)} {t}" for c, t in SOURCES_COLUMNS],
-                     comment="One row per manifest source: what INGEST() loads"))
+                     comment="One row per manifest source: what INGEST() loads"), sender=GOVERNANCE_ROLE)
     # Read access for the role INGEST runs as (each domain's engineer). The audit gets no grant:
     # only owner's-rights procedures write it (docs/security.md).
     role = SOURCES_READER_ROLE
     plan.add(r.database_role(db, role),
              r.grant_on(["USAGE"], "DATABASE", [db], role, database_role_of=db),
-             r.grant_on(["USAGE"], "SCHEMA", [db, schema], role, database_role_of=db),
-             r.grant_on(["SELECT"], "TABLE", [db, schema, table], role, database_role_of=db))
+             r.grant_on(["USAGE"], "SCHEMA", [db, schema], role, database_role_of=db), terraform=True)
+    # Terraform's too once the table exists (source_registry_exists); the deploy grants it right
+    # after creating the table, so a first deploy does not wait for the second apply.
+    plan.add(r.grant_on(["SELECT"], "TABLE", [db, schema, table], role, database_role_of=db), sender=GRANTS_ROLE)
     for d in mesh.domains:
-        plan.add(r.grant_database_role(db, role, to_role=d.engineer_role), domain=d.name)
+        plan.add(r.grant_database_role(db, role, to_role=d.engineer_role), domain=d.name, terraform=True)
+
+
+# What GOVERNANCE_ROLE may create, per GOVERNANCE_DB schema (Terraform grants the same:
+# modules/snowflake_governance, tests/test_security_model.py compares them).
+# CREATE STREAMLIT (the catalog page) is granted by Terraform only: it is outside the grant grammar
+# tests/sql_grammar.py holds the plan to, and no plan statement needs it.
+GOVERNANCE_CREATES = ("CREATE TABLE", "CREATE TAG", "CREATE MASKING POLICY", "CREATE STAGE", "CREATE PROCEDURE")
+
+
+def _governance_role(plan: Plan) -> None:
+    role = GOVERNANCE_ROLE
+    tf = {"terraform": True}
+    plan.add(r.account_role(role, "owns GOVERNANCE_DB's registries, audit, tags, policies and procedures"), **tf)
+    plan.add(r.grant_on(["USAGE"], "DATABASE", [GOVERNANCE_DB], role), **tf)
+    for s in GOVERNANCE_SCHEMAS:
+        plan.add(r.grant_on(["USAGE", *GOVERNANCE_CREATES], "SCHEMA", [GOVERNANCE_DB, s], role), **tf)
+    plan.add(r.grant_role(role, PLATFORM_ROLE), **tf)
 
 
 def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::000000000000:role/snowflake-landing",
@@ -214,9 +292,11 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     for d in mesh.domains:
         _account(plan, d)
         if local:  # a real account's integration is Terraform's: it needs the IAM role it creates
-            plan.add(r.storage_integration(integration_name(d), role_arn, [d.bucket]), domain=d.name)
+            plan.add(r.storage_integration(integration_name(d), role_arn, [d.bucket]), domain=d.name,
+                     terraform=True)
     _governance(plan, mesh)
-    plan.add(policies.account_statements(mesh))  # tags + masking policies live in GOVERNANCE_DB.CATALOG
+    # Tags + masking policies live in GOVERNANCE_DB.CATALOG, owned by the governance role.
+    plan.add(policies.account_statements(mesh), sender=GOVERNANCE_ROLE)
     for d in mesh.domains:
         _databases(plan, d)
         _rbac(plan, d)
@@ -226,8 +306,10 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     for d in mesh.domains:
         _version_grants(plan, mesh, d, today)
     for v in retiring:
-        plan.add(_retire(mesh, v), domain=v.product.domain)
-    # Last: on a real account the procedures must exist first (`snow snowpark deploy`).
+        plan.add(_retire(mesh, v), domain=v.product.domain, sender=GRANTS_ROLE)
+    # Last: on a real account the procedures must exist first (`snow snowpark deploy`); ownership moves
+    # to each procedure's owner before anyone is granted USAGE on it.
+    plan.add(procedure_owners(mesh))
     plan.add(procedure_grants(mesh))
     return plan
 
@@ -255,8 +337,34 @@ def procedure_grants(mesh: Mesh) -> list[Statement]:
                         governance.append(g)
             g = r.grant_on(["USAGE"], "PROCEDURE", [spec.database, spec.schema, spec.name], role,
                            arg_types=spec.arg_types)
-            out.append(Statement(g.kind, g.object_name, g.sql, spec.domain or ""))
+            out.append(replace(g, domain=spec.domain or "", sender=GRANTS_ROLE))
+    governance = [replace(g, sender=GRANTS_ROLE) for g in governance]
     return [*governance, *out]
+
+
+def procedure_owner(spec) -> str:  # spec: project_file.ProcedureSpec (lazy import, no cycle)
+    """A domain's procedures are its engineer's (owner's rights = the domain's rights); the
+    governance procedures are the governance role's."""
+    from snowmesh.deploy.project_file import ProcedureSpec
+
+    assert isinstance(spec, ProcedureSpec)
+    return f"{spec.domain}_ENGINEER" if spec.domain else GOVERNANCE_ROLE
+
+
+def procedure_owners(mesh: Mesh) -> list[Statement]:
+    """GRANT OWNERSHIP of every shipped procedure to its owner. `snow snowpark deploy` creates the
+    procedures as the connection's role and cannot pick an owner per entity; ownership is then
+    transferred here, before the USAGE grants (a transfer with outbound grants would need
+    COPY CURRENT GRANTS). In a managed-access schema a transfer is the schema owner's or MANAGE
+    GRANTS' (https://docs.snowflake.com/en/sql-reference/sql/grant-ownership)."""
+    from snowmesh.deploy.project_file import procedure_specs
+
+    out = []
+    for spec in procedure_specs(mesh):
+        g = r.grant_on(["OWNERSHIP"], "PROCEDURE", [spec.database, spec.schema, spec.name], procedure_owner(spec),
+                       arg_types=spec.arg_types)
+        out.append(replace(g, domain=spec.domain or "", sender=GRANTS_ROLE))
+    return out
 
 
 def _version_grants(plan: Plan, mesh: Mesh, d: Domain, today: date) -> None:
@@ -268,15 +376,22 @@ def _version_grants(plan: Plan, mesh: Mesh, d: Domain, today: date) -> None:
             for c in p.consumers:
                 g = r.grant_on(["SELECT"], "VIEW", [d.database, PRODUCTS, v.view], consumer_role(c),
                                database_role_of=d.database)
-                plan.publish_grants.append(Statement(g.kind, g.object_name, g.sql, d.name))
+                plan.publish_grants.append(replace(g, domain=d.name, sender=GRANTS_ROLE))
 
 
 def _retire(mesh: Mesh, v) -> list[Statement]:  # v: versions.Version (lazy import, no cycle)
     """Revoke consumers' SELECT on an expired version, then drop its view."""
     d = mesh.domain(v.product.domain)
     view = [d.database, PRODUCTS, v.view]
-    out = [r.revoke_on(["SELECT"], "VIEW", view, [d.database, consumer_role(c)]) for c in v.product.consumers]
-    return [*out, r.drop_view(*view)]
+    out = [replace(r.revoke_on(["SELECT"], "VIEW", view, [d.database, consumer_role(c)]), sender=GRANTS_ROLE)
+           for c in v.product.consumers]
+    return [*out, replace(r.drop_view(*view), sender=view_owner(d))]
+
+
+def view_owner(d: Domain) -> str:
+    """Who owns a published view: the role PUBLISH_PRODUCT runs as (its owner, the governance role;
+    docs/security.md says why this is not yet the domain's engineer)."""
+    return GOVERNANCE_ROLE
 
 
 def publish_statements(mesh: Mesh, p: Product, *, local: bool = False, today: date | None = None) -> list[Statement]:

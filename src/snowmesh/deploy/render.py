@@ -71,7 +71,8 @@ def _privs(privileges: Sequence[str]) -> str:
     allowed = {
         "USAGE", "OPERATE", "MONITOR", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
         "CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE",
-        "CREATE TASK", "CREATE SCHEMA", "READ", "WRITE",
+        "CREATE TASK", "CREATE SCHEMA", "READ", "WRITE", "OWNERSHIP", "CREATE TAG", "CREATE MASKING POLICY",
+        "CREATE STREAMLIT",
     }  # fmt: skip
     for p in privileges:
         if p not in allowed:
@@ -90,6 +91,8 @@ def grant_on(privileges: Sequence[str], object_type: str, object_name: Sequence[
         raise ValueError(object_type)
     if (object_type == "PROCEDURE") != (arg_types is not None):
         raise ValueError("argument types are given for a PROCEDURE grant, and only for one")
+    if "OWNERSHIP" in privileges and (object_type != "PROCEDURE" or len(privileges) != 1):
+        raise ValueError("the plan transfers OWNERSHIP of procedures only, alone (GRANT OWNERSHIP ON PROCEDURE ...)")
     if object_type == "PROCEDURE" and len(object_name) != 3:
         raise ValueError(f"a procedure is named DATABASE.SCHEMA.NAME, got {'.'.join(object_name)!r}")
     signature = "" if arg_types is None else f"({', '.join(check_type(t) for t in arg_types)})"
@@ -199,10 +202,14 @@ def secure_view(db: str, schema_name: str, name: str, columns: Sequence[str], so
     cols = ", ".join(ident(c) for c in columns)
     # COPY GRANTS: re-publishing must not drop the consumers' SELECT on the view. fakesnow
     # cannot parse it (and enforces no grants), so the local account renders it without.
+    # Clause order is the documented grammar's: ... COPY GRANTS, then COMMENT, then AS
+    # (https://docs.snowflake.com/en/sql-reference/sql/create-view#syntax).
     sql = f"CREATE OR REPLACE SECURE VIEW {fqn(db, schema_name, name)}"
+    if copy_grants:
+        sql += " COPY GRANTS"
     if comment:
         sql += f" COMMENT = {literal(comment)}"
-    sql += f"{' COPY GRANTS' if copy_grants else ''} AS SELECT {cols} FROM {fqn(*source)}"
+    sql += f" AS SELECT {cols} FROM {fqn(*source)}"
     return Statement(Kind.VIEW, f"{db}.{schema_name}.{name}", sql)
 
 
@@ -227,8 +234,10 @@ def masking_policy(db: str, schema_name: str, name: str, type_: str, unmask: Seq
 
     ``unmask`` is ((domain, role), ...): one WHEN per domain, all literals, no dynamic role names.
     ``masked`` is a rendered SQL constant chosen by the caller from a fixed set (not user text).
-    Role names are passed quoted ('"R"'), Snowflake's form for an identifier inside a string, so
-    a role name reads as a name here too.
+    Role names are passed as stored, upper case and unquoted (``IS_ROLE_IN_SESSION('FINANCE_ENGINEER')``):
+    "the argument must be a string and use the same case as how the role is stored in Snowflake"
+    (https://docs.snowflake.com/en/sql-reference/functions/is_role_in_session); a quoted
+    '"FINANCE_ENGINEER"' names no role, so the policy would mask for everyone.
     """
     if type_ not in POLICY_TYPES:
         raise ValueError(f"no masking policy for type {type_!r}")
@@ -272,10 +281,10 @@ def masking_body(unmask: Sequence[tuple[str, str]], domain_tag: Sequence[str], a
     tag_name = literal(".".join(check_ident(p) for p in domain_tag))
     whens = " ".join(
         f"WHEN SYSTEM$GET_TAG_ON_CURRENT_COLUMN({tag_name}) = {literal(check_ident(d))} "
-        f"AND IS_ROLE_IN_SESSION({literal(ident(role))}) THEN VAL"
+        f"AND IS_ROLE_IN_SESSION({literal(check_ident(role))}) THEN VAL"
         for d, role in unmask
     )
-    return f"CASE WHEN IS_ROLE_IN_SESSION({literal(ident(admin_role))}) THEN VAL {whens} ELSE {masked} END"
+    return f"CASE WHEN IS_ROLE_IN_SESSION({literal(check_ident(admin_role))}) THEN VAL {whens} ELSE {masked} END"
 
 
 def masking_policy_body(db: str, schema_name: str, name: str, unmask: Sequence[tuple[str, str]],

@@ -1,4 +1,12 @@
-"""A rendered statement: the SQL plus what it is, so apply knows what the local account can run."""
+"""A rendered statement: the SQL, what it is, and who sends it.
+
+``kind`` tells apply what the local account can run. ``sender`` is the role that must send the
+statement on a real account (its owner, for a CREATE; a role with the privilege, for the rest:
+docs/security.md, "Owners and senders"); the deploy switches to it with USE ROLE. ``terraform``
+marks what Terraform creates on a real account (roles, warehouses, monitors, integrations,
+databases, schemas, the role model's grants): the plan renders it, the local account records it,
+and a real account's deploy never sends it.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +53,8 @@ class Statement:
     object_name: str
     sql: str
     domain: str = ""
+    sender: str = ""
+    terraform: bool = False
 
     @property
     def locally_executable(self) -> bool:

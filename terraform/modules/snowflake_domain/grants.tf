@@ -1,7 +1,9 @@
 # Roles and grants of one domain: the same privileges as the SQL plan (snowmesh.deploy.plan,
 # _account and _rbac), checked by tests/test_terraform.py (test_domain_grants_equal_the_sql_plan):
-#   database roles <DB>.R (read), <DB>.W (write, inherits R), <DB>.C (create);
-#   account roles <DOMAIN>_ENGINEER (W + C), <DOMAIN>_ANALYST (R),
+#   database roles <DB>.R (the raw reader: everything), <DB>.W (write, inherits R), <DB>.C (create),
+#   <DB>.PRODUCT_READER (USAGE on the database and PRODUCTS, SELECT on PRODUCTS' views only);
+#   account roles <DOMAIN>_ENGINEER (W + C), <DOMAIN>_ANALYST (PRODUCT_READER: analysts read the
+#   published views, where masking is, never a table -- docs/security.md),
 #   <DOMAIN>_WH_USAGE (USAGE and OPERATE on the domain's own warehouse only), granted to both;
 #   W also holds USAGE on the RAW.LANDING stage.
 # Consumer access to other domains' views is in modules/snowflake_consumer_grants.
@@ -19,8 +21,56 @@ locals {
   database_role_grants = {
     "write/engineer"  = { database_role = "write", account_role = "engineer" }
     "create/engineer" = { database_role = "create", account_role = "engineer" }
-    "read/analyst"    = { database_role = "read", account_role = "analyst" }
   }
+}
+
+# --- The product reader: what analysts read ----------------------------------------------
+
+resource "snowflake_database_role" "product_reader" {
+  database = snowflake_database.this.name
+  name     = var.product_reader_role
+  comment  = "${var.name} analysts: the published views of ${local.db}.PRODUCTS only."
+}
+
+resource "snowflake_grant_privileges_to_database_role" "product_reader_database" {
+  database_role_name = snowflake_database_role.product_reader.fully_qualified_name
+  privileges         = ["USAGE"]
+  on_database        = snowflake_database.this.name
+}
+
+resource "snowflake_grant_privileges_to_database_role" "product_reader_schema" {
+  database_role_name = snowflake_database_role.product_reader.fully_qualified_name
+  privileges         = ["USAGE"]
+  on_schema {
+    schema_name = snowflake_schema.this["PRODUCTS"].fully_qualified_name
+  }
+}
+
+resource "snowflake_grant_privileges_to_database_role" "product_reader_all_views" {
+  database_role_name = snowflake_database_role.product_reader.fully_qualified_name
+  privileges         = ["SELECT"]
+  on_schema_object {
+    all {
+      object_type_plural = "VIEWS"
+      in_schema          = snowflake_schema.this["PRODUCTS"].fully_qualified_name
+    }
+  }
+}
+
+resource "snowflake_grant_privileges_to_database_role" "product_reader_future_views" {
+  database_role_name = snowflake_database_role.product_reader.fully_qualified_name
+  privileges         = ["SELECT"]
+  on_schema_object {
+    future {
+      object_type_plural = "VIEWS"
+      in_schema          = snowflake_schema.this["PRODUCTS"].fully_qualified_name
+    }
+  }
+}
+
+resource "snowflake_grant_database_role" "product_reader_to_analyst" {
+  database_role_name = snowflake_database_role.product_reader.fully_qualified_name
+  parent_role_name   = snowflake_account_role.this["analyst"].name
 }
 
 # --- Database roles --------------------------------------------------------------------

@@ -79,3 +79,14 @@ variable "monitor_triggers" {
     suspend_immediate = 110
   }
 }
+
+variable "product_reader_role" {
+  description = "The database role analysts read the published views through (snowmesh.deploy.plan.PRODUCT_READER)."
+  type        = string
+  default     = "PRODUCT_READER"
+
+  validation {
+    condition     = can(regex("^[A-Z_][A-Z0-9_]*$", var.product_reader_role))
+    error_message = "A plain, upper-case Snowflake identifier."
+  }
+}

@@ -62,3 +62,73 @@ resource "snowflake_grant_database_role" "sources_reader" {
   database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
   parent_role_name   = each.value.account_roles.engineer
 }
+
+# --- The governance role: owns what lives in GOVERNANCE_DB ------------------------------
+# `mesh deploy` sends GOVERNANCE_DB's tables, tags and masking policies as this role, and the
+# governance procedures are handed to it (snowmesh.deploy.plan: GOVERNANCE_ROLE, _governance_role);
+# `snow snowpark deploy` needs CREATE STAGE / PROCEDURE, the catalog page CREATE STREAMLIT.
+# tests/test_security_model.py compares these grants with the plan's.
+
+resource "snowflake_account_role" "governance" {
+  name    = var.governance_role
+  comment = "Owns GOVERNANCE_DB's registries, audit, tags, masking policies and governance procedures."
+}
+
+resource "snowflake_grant_privileges_to_account_role" "governance_database" {
+  account_role_name = snowflake_account_role.governance.name
+  privileges        = ["USAGE"]
+  on_account_object {
+    object_type = "DATABASE"
+    object_name = snowflake_database.this.name
+  }
+}
+
+resource "snowflake_grant_privileges_to_account_role" "governance_schemas" {
+  for_each = toset(var.schemas)
+
+  account_role_name = snowflake_account_role.governance.name
+  privileges = [
+    "USAGE", "CREATE TABLE", "CREATE TAG", "CREATE MASKING POLICY", "CREATE STAGE", "CREATE PROCEDURE",
+    "CREATE STREAMLIT",
+  ]
+  on_schema {
+    schema_name = snowflake_schema.this[each.key].fully_qualified_name
+  }
+}
+
+# Account privileges: set a masking policy on a tag and tags on the published views' columns
+# (https://docs.snowflake.com/en/user-guide/tag-based-masking-policies), and read every graph's
+# TASK_HISTORY from RECORD_DAG_RUN (https://docs.snowflake.com/en/sql-reference/functions/task_history).
+resource "snowflake_grant_privileges_to_account_role" "governance_account" {
+  account_role_name = snowflake_account_role.governance.name
+  privileges        = ["APPLY MASKING POLICY", "APPLY TAG", "MONITOR EXECUTION"]
+  on_account        = true
+}
+
+resource "snowflake_grant_account_role" "governance_parent" {
+  role_name        = snowflake_account_role.governance.name
+  parent_role_name = var.parent_role
+}
+
+# --- Packages: Snowflake's PyPI repository ------------------------------------------------
+# Every procedure of snowflake.yml takes its packages from snowflake.snowpark.pypi_shared_repository,
+# which needs the database role SNOWFLAKE.PYPI_REPOSITORY_USER for the procedures' owners (the
+# engineers, the governance role) and the callers of caller's-rights procedures (the analysts).
+resource "snowflake_grant_database_role" "pypi_engineer" {
+  for_each = var.domains
+
+  database_role_name = "SNOWFLAKE.PYPI_REPOSITORY_USER"
+  parent_role_name   = each.value.account_roles.engineer
+}
+
+resource "snowflake_grant_database_role" "pypi_analyst" {
+  for_each = var.domains
+
+  database_role_name = "SNOWFLAKE.PYPI_REPOSITORY_USER"
+  parent_role_name   = each.value.account_roles.analyst
+}
+
+resource "snowflake_grant_database_role" "pypi_governance" {
+  database_role_name = "SNOWFLAKE.PYPI_REPOSITORY_USER"
+  parent_role_name   = snowflake_account_role.governance.name
+}

@@ -41,6 +41,23 @@ variable "domains" {
   type = map(object({
     account_roles = object({
       engineer = string
+      analyst  = string
     })
   }))
+}
+
+variable "governance_role" {
+  description = "The account role that owns GOVERNANCE_DB's objects (snowmesh.deploy.plan.GOVERNANCE_ROLE)."
+  type        = string
+  default     = "MESH_GOVERNANCE"
+
+  validation {
+    condition     = can(regex("^[A-Z_][A-Z0-9_]*$", var.governance_role))
+    error_message = "A plain, upper-case Snowflake identifier."
+  }
+}
+
+variable "parent_role" {
+  description = "The role the governance role is granted to (functional_roles_parent, SYSADMIN)."
+  type        = string
 }
