@@ -12,7 +12,14 @@ import yaml
 
 from governance.contract import parse_contract
 from snowmesh.cli.main import run_app
-from snowmesh.contracts.odcs import API_VERSION, dump_yaml, odcs_errors, to_odcs
+from snowmesh.contracts.odcs import (
+    API_VERSION,
+    dump_yaml,
+    duplicate_pct_query,
+    export_warnings,
+    odcs_errors,
+    to_odcs,
+)
 from snowmesh.contracts.odcs_import import from_odcs, load_yaml
 from snowmesh.errors import InputError
 
@@ -202,9 +209,14 @@ def test_import_of_a_foreign_contract_reports_what_it_cannot_keep() -> None:
     assert any("quality[1]" in m for m in result.lossy)  # invalidValues < 5: no such promise in our format
     assert any("quality[0]" in m for m in result.lossy)  # a text rule
     kept = doc["x-odcs"]  # nothing disappears: what has no field of ours is kept verbatim
-    assert kept["servers"][0]["account"] == "acme" and kept["contractCreatedTs"] == "2024-05-01T10:00:00+00:00"
+    assert (
+        kept["servers"][0]["account"] == "acme" and kept["contractCreatedTs"] == "2024-05-01T10:00:00+00:00"
+    )
     assert kept["id"] == "53581432-6c55-4ba2-a65f-72344a91553a"
-    assert kept["team"] == {"name": "payments", "members": [{"username": "ann@example.com", "role": "steward"}]}
+    assert kept["team"] == {
+        "name": "payments",
+        "members": [{"username": "ann@example.com", "role": "steward"}],
+    }
 
 
 def test_import_rejects_unsupported_types_and_several_tables() -> None:
@@ -218,7 +230,9 @@ def test_import_rejects_unsupported_types_and_several_tables() -> None:
     arr["schema"][0]["properties"][0]["logicalType"] = "time"
     arr["schema"][0]["properties"][0].pop("logicalTypeOptions")
     lossy = from_odcs(arr).lossy  # a time column has no type here: listed, never silently dropped
-    assert any("properties[0]: column" in m and "logicalType time" in m and "not imported" in m for m in lossy)
+    assert any(
+        "properties[0]: column" in m and "logicalType time" in m and "not imported" in m for m in lossy
+    )
 
 
 # --------------------------------------------------------------------------- CLI
@@ -279,3 +293,45 @@ def test_cli_import_bad_input_exits_2_and_writes_nothing(
         )
         == 2
     )  # version 1.2.0 belongs in v1.json
+
+
+# --------------------------------------------------------------------------- forms datacontract-cli tests
+
+
+def test_export_uses_the_forms_datacontract_cli_tests(capsys: pytest.CaptureFixture[str]) -> None:
+    ad_clicks = _doc(ROOT / "contracts/marketing/ad_clicks/v1.json")
+    odcs = to_odcs(ad_clicks)
+    sla = odcs["slaProperties"][0]
+    assert (sla["property"], sla["value"], sla["unit"], sla["element"]) == (
+        "freshness",
+        26,
+        "h",
+        "AD_CLICKS.UPDATED_AT",
+    )
+    rule = next(r for r in odcs["schema"][0]["quality"] if r["id"] == "click_id_max_duplicate_pct")
+    assert rule["type"] == "sql" and rule["mustBeLessOrEqualTo"] == 0 and "{object}" in rule["query"]
+    assert not any(
+        q.get("metric") == "duplicateValues" and q.get("unit") == "percent"
+        for p in odcs["schema"][0]["properties"]
+        for q in p.get("quality", ())
+    )
+    half = copy.deepcopy(ad_clicks)
+    half["x-sla"]["max_age_hours"] = 1.5
+    sla = to_odcs(half)["slaProperties"][0]
+    assert (sla["value"], sla["unit"]) == (90, "m")  # whole units: datacontract-cli truncates 1.5 h
+    assert _round_trip(half)["x-sla"]["max_age_hours"] == 1.5
+    assert any("additionalProperties: false" in w for w in export_warnings(ad_clicks))
+    assert run_app(["contract", "export", str(ROOT / "contracts/marketing/ad_clicks/v1.json")]) == 0
+    assert "warning:" in capsys.readouterr().err  # said at every export
+
+
+def test_duplicate_pct_query_computes_the_same_figure_as_the_check() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE T (C VARCHAR)")
+    con.execute("INSERT INTO T VALUES ('a'), ('a'), ('a'), ('b'), (NULL)")
+    # 4 non-null values, 2 distinct: 2 duplicates of 5 rows = 40 %, as governance.checks counts them
+    assert con.execute(duplicate_pct_query("C").replace("{object}", "T")).fetchone()[0] == 40.0
+    con.execute("DELETE FROM T")
+    assert con.execute(duplicate_pct_query("C").replace("{object}", "T")).fetchone()[0] == 0  # empty: 0
