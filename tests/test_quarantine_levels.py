@@ -151,3 +151,51 @@ def test_a_rejected_file_is_not_retried_but_a_fixed_copy_under_a_new_name_loads(
     load = _ingest(t, d)
     assert (load.files_new, load.files_rejected, load.rows_loaded) == (1, 0, 1)
     assert t.sql(f'SELECT "AMOUNT", "DAY" FROM {RAW}."EVENTS" WHERE "_FILE" = %s', (fixed,))[0][0] == 1
+
+
+class _RealCopy:
+    """The real account's loader over the local session, with COPY ... ON_ERROR = CONTINUE answered as
+    Snowflake documents its output (fakesnow cannot run it): the landing rows COPY would write for
+    the records it parsed, and one report row per file."""
+
+    def __init__(self, session, landing_rows, report) -> None:
+        self.session, self.landing_rows, self.report, self.copies = session, landing_rows, report, []
+
+    def sql(self, text: str):
+        if text.startswith("COPY INTO"):
+            self.copies.append(text)
+            for row in self.landing_rows:
+                self.session.sql(f'INSERT INTO {RAW}."EVENTS_LANDING" ("ID", "AMOUNT", "DAY", "AT", "NOTE", '
+                                 f'"_FILE", "_LINE") VALUES ({", ".join(_lit(v) for v in row)})').collect()
+            report = self.report
+            return type("R", (), {"collect": lambda self: report})()
+        return self.session.sql(text)
+
+
+def _lit(v) -> str:
+    return "NULL" if v is None else (str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'")
+
+
+def test_the_real_accounts_copy_skips_become_quarantine_and_rejected_rows(levels) -> None:
+    from governance import ingest as shared
+    from snowmesh.ingest import source_spec
+
+    t, _ = levels
+    f, g = "events/dt=2026-04-01/real.csv.gz", "events/dt=2026-04-02/real-broken.csv.gz"
+    header = (f, 1, "ID", "AMOUNT", "DAY", "AT", "NOTE")
+    kept = [(f, n, f"R{n}", "1.00", "2026-04-01", None, None) for n in (2, 4, 7)]
+    landing = [(*r[2:], r[0], r[1]) for r in [header, *kept]]  # METADATA$FILENAME: the path in the stage
+    first = "Number of columns in file (4) does not match that of the corresponding table (5)"
+    report = [  # COPY's output names the file by its URL. file, status, rows_parsed, rows_loaded, error_limit, errors_seen, first_error, first_error_line
+        (f"s3://mesh-levels-landing/{f}", "PARTIALLY_LOADED", 8, 4, 8, 4, first, 3),
+        (f"s3://mesh-levels-landing/{g}", "LOAD_FAILED", 0, 0, 1, 1, "Invalid data encountered during decompression", None),
+    ]
+    fake = _RealCopy(t.session, landing, report)
+    load = shared.ingest_source(fake, DB, source_spec(SOURCE), [shared.StagedFile(f, "m1"), shared.StagedFile(g, "m2")],
+                                qualified_scratch=False)
+    assert fake.copies and "ON_ERROR = CONTINUE" in fake.copies[0]
+    assert load.rejected == {g: "unreadable: Invalid data encountered during decompression"}
+    quarantined = t.sql(f'SELECT "_LINE", "REASON" FROM {RAW}."EVENTS_QUARANTINE" WHERE "_FILE" = %s ORDER BY 1', (f,))
+    assert [(int(n), r) for n, r in quarantined] == [(3, first)] + [
+        (n, f"rejected by COPY (this file's first error, line 3: {first})") for n in (5, 6, 8)]
+    assert (load.rows_landed, load.rows_loaded, load.rows_quarantined) == (7, 3, 4)
