@@ -8,8 +8,13 @@ the domains own the decision, column by column, in their contracts:
 * ``GOVERNANCE_DB.CATALOG.DATA_DOMAIN`` names the owning domain on the same column, so ONE policy
   per type can unmask for the right domain: the real value for ``GOVERNANCE_UNMASK`` (a steward
   role the platform team creates and grants; not created here) and for the owning domain's
-  ``<DOMAIN>_ENGINEER`` (SYSADMIN inherits it), masked otherwise. Consumers (``CONSUMER_<X>`` ->
-  ``<X>_ENGINEER``/``ANALYST``) and the owner's analysts see masked values unless granted.
+  ``<DOMAIN>_ENGINEER`` and ``<DOMAIN>_ANALYST`` (the domain's own staff: its pipeline and the
+  analysts its caller's-rights procedures answer), masked otherwise. Consumers (``CONSUMER_<X>``
+  -> ``<X>_ENGINEER``/``ANALYST``) see masked values. The policy asks IS_ROLE_IN_SESSION, which in
+  an owner's-rights procedure or a task evaluates the owner's roles, in a caller's-rights
+  procedure the caller's (https://docs.snowflake.com/en/sql-reference/functions/is_role_in_session,
+  https://docs.snowflake.com/en/sql-reference/functions/invoker_role): docs/security.md, "Who sees
+  clear values".
 
 Tags and masking policies need Enterprise edition. They are always rendered; the local account
 records them (fakesnow ignores TAG and raises on MASKING POLICY); a real account applies them
@@ -61,18 +66,20 @@ def policy_name(type_: str) -> tuple[str, str, str]:
     return (GOVERNANCE_DB, POLICY_SCHEMA, f"MASK_{type_}")
 
 
-def unmask_role(d: Domain) -> str:
-    """Who sees a domain's protected values besides GOVERNANCE_UNMASK: the builders of its products."""
-    return d.engineer_role
+def unmask_roles(d: Domain) -> tuple[str, ...]:
+    """Who sees a domain's protected values besides GOVERNANCE_UNMASK: the owning domain's engineers
+    (its owner's-rights builds and tasks run as them) and analysts (its caller's-rights analyst
+    procedures run as them)."""
+    return (d.engineer_role, d.analyst_role)
 
 
 def account_statements(mesh: Mesh) -> list[Statement]:
     """Tags, one masking policy per type, and the tag -> policy attachments (no new role: the
-    grant graph stays the manifests'; the unmask roles are the domains' ENGINEER roles)."""
+    grant graph stays the manifests'; the unmask roles are the domains' ENGINEER and ANALYST roles)."""
     out = []
     out.append(r.tag(*CLASSIFICATION_TAG, PROTECTED, comment="x-classification of a protected product column"))
     out.append(r.tag(*DOMAIN_TAG, [d.name for d in mesh.domains], comment="domain that owns a product column"))
-    unmask = [(d.name, unmask_role(d)) for d in mesh.domains]
+    unmask = [(d.name, role) for d in mesh.domains for role in unmask_roles(d)]
     for type_, masked in _MASKED.items():
         out.append(r.masking_policy(*policy_name(type_), type_, unmask, DOMAIN_TAG, ADMIN_UNMASK_ROLE, masked,
                                     comment="tag-based: masks columns tagged CLASSIFICATION"))
@@ -250,4 +257,4 @@ def apply_governed(target: Any, statements: Sequence[Statement], reporter: Any, 
 __all__ = ["ADMIN_UNMASK_ROLE", "CLASSIFICATION_TAG", "DOMAIN_TAG", "PROTECTED", "Converged", "account_statements",
            "apply_governed", "attached_policies", "attached_policies_sql", "converge", "converge_tag_policies",
            "detect_edition", "policy_name", "policy_type", "protected_columns", "split_governed",
-           "tag_exists_sql", "unmask_role", "view_tag_statements"]
+           "tag_exists_sql", "unmask_roles", "view_tag_statements"]
