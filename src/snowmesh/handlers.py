@@ -44,8 +44,9 @@ def use_procedures(root: Path | str) -> Path:
 
 
 def _from_elsewhere(module: ModuleType, folder: Path) -> bool:
-    file = getattr(module, "__file__", None)
-    return file is not None and not Path(file).resolve().is_relative_to(folder)
+    """Imported from another project's procedures/ (a namespace package has only a __path__)."""
+    places = [getattr(module, "__file__", None) or "", *getattr(module, "__path__", ())]
+    return any(p and not Path(p).resolve().is_relative_to(folder) for p in places)
 
 
 def import_module(root: Path | str, name: str) -> ModuleType:

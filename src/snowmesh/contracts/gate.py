@@ -31,6 +31,7 @@ from governance.schema_check import ObservedColumn, SchemaFinding, describe_data
 from snowmesh.console import Reporter, SilentReporter
 from snowmesh.contracts.loading import LoadedContract, mesh_contracts
 from snowmesh.errors import InputError
+from snowmesh.handlers import import_module
 from snowmesh.landing import LandOptions, land_mesh
 from snowmesh.manifest.model import Mesh, Product
 from snowmesh.pipeline import steps
@@ -108,11 +109,12 @@ def scratch_state() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def transform_of(p: Product):
-    """The ``transform(session) -> DataFrame`` beside the product's ``build`` handler."""
+def transform_of(p: Product, root: Path | None = None):
+    """The ``transform(session) -> DataFrame`` beside the product's ``build`` handler (from the
+    project's own procedures/ with ``root``: a new domain needs no reinstall)."""
     module_name = p.handler.rsplit(".", 1)[0]
     try:
-        module = importlib.import_module(module_name)
+        module = import_module(root, module_name) if root is not None else importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(f"{p.key}: cannot import handler module {module_name}: {exc}") from None
     fn = getattr(module, "transform", None)
@@ -164,7 +166,7 @@ def run_gate(root: Path, reporter: Reporter, options: LandOptions | None = None)
     # product, and every handler module imports and has a transform().
     contracts = mesh_contracts(mesh)
     order = mesh.products_in_order()
-    transforms = {p.key: transform_of(p) for p in order}
+    transforms = {p.key: transform_of(p, mesh.root) for p in order}
     options = options or LandOptions(clicks=5_000, days=7)
     report = GateReport()
     run_id = "gate-" + uuid.uuid4().hex[:8]

@@ -14,8 +14,8 @@ column gets (the hints are ``sample:`` under the column, docs/add-a-domain.md):
   a day/night profile); BOOLEAN is true/false;
 * ``null_rate`` blanks that share of an optional column.
 
-Rows are ordered, and written one file per day, by the first TIMESTAMP_NTZ (else DATE) column;
-a source without one is a snapshot: one file dated the window's last day. Every
+Rows are ordered, and written one file per day, by the first TIMESTAMP_NTZ (else DATE) column
+without min/max (an event time in the run's window); a source without one is a snapshot: one file dated the window's last day. Every
 column draws from its own seeded stream (ctx.rng), so a new column never shifts another's values.
 The declared corruption (``sample.corrupt``) is applied last, as for every source.
 """
@@ -202,7 +202,10 @@ def declared_source(ctx: SampleContext, s: Source, refs: Mapping[str, pa.Array])
             digits[k.name] = rest % r
             rest = rest // r
     unique = {k.name for k in unbounded[:1]}  # one unique column makes the whole key unique
-    sort_by = next((c for t in ("TIMESTAMP_NTZ", "DATE") for c in s.columns if c.type == t), None)
+    # An event time within the run's window decides the files; a date with its own range (a
+    # birthday, an install date) is an attribute, and its source a snapshot.
+    sort_by = next((c for t in ("TIMESTAMP_NTZ", "DATE") for c in s.columns
+                    if c.type == t and c.sample.min is None and c.sample.max is None), None)
     arrays: dict[str, pa.Array] = {}
     day: np.ndarray | None = None
     for c in s.columns:

@@ -298,7 +298,7 @@ def _corrupt_problems(data: dict[str, Any], si: int) -> Iterator[Problem]:
         if column is None:
             column = corrupt_column(reason, cols, key)
             if column is None:
-                what = "a key" if reason == "missing_key" else "a column of a type it breaks"
+                what = "key" if reason == "missing_key" else f"{' or '.join(_corrupt_kinds(reason))} column"
                 yield where, f"{reason}: {s['name']} has no {what}; drop it or name a column"
                 continue
         elif column not in by_name:

@@ -236,6 +236,8 @@ def _check_mesh(mesh: Mesh, out: Problems) -> None:
                 _check_input(mesh, d, rel, f"products[{pi}].inputs[{ii}]", ref, out, known)
     if not out.lines:
         _check_cycles(mesh, out)
+    if not out.lines:
+        _check_domain_cycle(mesh, out)
 
 
 def _check_input(mesh: Mesh, d: Domain, rel: Path, where: str, ref: InputRef, out: Problems, known: str) -> None:
@@ -276,6 +278,19 @@ def _check_cycles(mesh: Mesh, out: Problems) -> None:
     for p in mesh.products:
         if not visit(p, []):
             return
+
+
+def _check_domain_cycle(mesh: Mesh, out: Problems) -> None:
+    """Each domain is one task graph, run after its producers' (Mesh.domains_in_order): domains
+    waiting for each other through different products would deadlock even without a product cycle."""
+    cycle = mesh.domain_cycle()
+    if cycle is None:
+        return
+    edges = mesh.domain_edges()
+    why = "; ".join(edges[cycle[i]][cycle[i + 1]] for i in range(len(cycle) - 1))
+    d = mesh.domain(cycle[0])
+    out.add(d.path.relative_to(mesh.root), "products", f"domain dependency cycle: {' -> '.join(cycle)} ({why})",
+            hint="a domain's products may read another domain's only if that domain reads none of its own")
 
 
 _MULTILINE = frozenset({"description", "sql"})  # contract strings that may span lines

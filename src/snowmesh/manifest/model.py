@@ -273,3 +273,56 @@ class Mesh:
         for p in self.products:
             visit(p)
         return done
+
+    def domain_edges(self) -> dict[str, dict[str, str]]:
+        """``{domain: {upstream domain: why}}``: a domain waits for the producers of the products its
+        handlers read (manifest inputs) and for every domain that lists it as a consumer."""
+        edges: dict[str, dict[str, str]] = {d.name: {} for d in self.domains}
+        for d in self.domains:  # reads first: the reason a cycle names is the read, if there is one
+            for p in d.products:
+                for i in p.inputs:
+                    if not i.is_raw and i.namespace != d.name:
+                        edges[d.name].setdefault(i.namespace, f"{p.key} reads {i}")
+        for d in self.domains:
+            for p in d.products:
+                for c in p.consumers:
+                    if c in edges and c != d.name:
+                        edges[c].setdefault(d.name, f"{p.key} lists {c} as a consumer")
+        return edges
+
+    def domain_cycle(self) -> list[str] | None:
+        """A loop of domains waiting for each other (``[A, B, A]``), or None."""
+        edges = self.domain_edges()
+        state: dict[str, int] = {}
+
+        def visit(n: str, path: list[str]) -> list[str] | None:
+            if state.get(n) == 1:
+                return path[path.index(n):] + [n]
+            if state.get(n) == 2:
+                return None
+            state[n] = 1
+            for up in edges.get(n, {}):
+                found = visit(up, [*path, n])
+                if found:
+                    return found
+            state[n] = 2
+            return None
+
+        for d in self.domains:
+            found = visit(d.name, [])
+            if found:
+                return found
+        return None
+
+    def domains_in_order(self) -> tuple[Domain, ...]:
+        """Producers before consumers (a topological sort of domain_edges; ties keep manifest
+        order). The front door has rejected cycles; any left would be appended in manifest order."""
+        edges = self.domain_edges()
+        done: list[str] = []
+        while len(done) < len(self.domains):
+            ready = [d.name for d in self.domains if d.name not in done and set(edges[d.name]) <= set(done)]
+            if not ready:
+                done += [d.name for d in self.domains if d.name not in done]
+                break
+            done.append(ready[0])
+        return tuple(self.domain(n) for n in done)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from governance.sql import fqn
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import apply
 from snowmesh.deploy.plan import build_plan, publish_statements
+from snowmesh.handlers import import_handler
 from snowmesh.ingest import SourceLoad, ingest_domain
 from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh, Product
 from snowmesh.policies import apply_governed
@@ -31,8 +33,11 @@ class ProductOutcome:
     message: str = ""
 
 
-def handler(p: Product):
-    """Import ``marketing.campaign_performance.build`` style handlers from procedures/."""
+def handler(p: Product, root: Path | None = None):
+    """Import ``marketing.campaign_performance.build`` style handlers from the project's procedures/
+    (snowmesh.handlers: no reinstall for a new domain); without ``root``, from the import path."""
+    if root is not None:
+        return import_handler(root, p.handler)
     module_name, func = p.handler.rsplit(".", 1)
     return getattr(importlib.import_module(module_name), func)
 
@@ -54,7 +59,7 @@ def run_ingest(target: Target, mesh: Mesh, domain: str, reporter: Reporter) -> l
 
 
 def run_build(target: Target, mesh: Mesh, p: Product, outcome: ProductOutcome) -> None:
-    message = handler(p)(target.session)
+    message = handler(p, mesh.root)(target.session)
     outcome.built = True
     outcome.staged_rows = count_rows(target, staging_table(mesh, p))
     outcome.message = str(message)
