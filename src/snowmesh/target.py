@@ -62,13 +62,15 @@ class _Hooks:
 
     def done(self, statement: str) -> None:
         self.count += 1
+        if self.trace is None and self.kill_after is None:
+            return
+        flat = " ".join(statement.split())  # REGEX and the trace see one line, blanks collapsed
         if self.trace:
-            first = " ".join(statement.split())[:160]
             with open(self.trace, "a") as f:
-                f.write(f"{self.count}\t{first}\n")
+                f.write(f"{self.count}\t{flat[:160]}\n")
         if self.kill_after is None:
             return
-        if self.pattern is None or self.pattern.search(statement):
+        if self.pattern is None or self.pattern.search(flat):
             self.matched += 1
             if self.matched == self.kill_after:
                 os._exit(137)  # like kill -9: no cleanup, no finally, no atexit
