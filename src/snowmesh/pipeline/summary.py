@@ -9,6 +9,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from governance.sql import fqn
 from snowmesh.generate import LandedFile
@@ -83,7 +84,8 @@ def render_summary(console: Console, report: RunReport, landed: list[LandedFile]
         products.add_column(col)
     for key, o in report.products.items():
         contract = "-" if o.validation_passed is None else ("[green]passed[/]" if o.validation_passed else "[red]FAILED[/]")
-        note = "; ".join(o.failed_checks)[:80] if o.failed_checks else ""
+        # Text, not markup: a check's message may hold "[...]" that Rich would take for a tag and drop.
+        note = Text("; ".join(o.failed_checks)[:80] if o.failed_checks else "")
         products.add_row(key, _fmt_int(o.staged_rows), contract, "yes" if o.published else "[red]no[/]",
                          _fmt_int(o.published_rows), note)
     console.print(products)
@@ -99,7 +101,7 @@ def render_summary(console: Console, report: RunReport, landed: list[LandedFile]
     failed = [t for t in report.tasks if t.status != "SUCCEEDED"]
     if failed:
         for t in failed:
-            console.print(f"[red]{t.dag}.{t.task} {t.status}[/]: {t.message}")
+            console.print(Text.assemble((f"{t.dag}.{t.task} {t.status}", "red"), f": {t.message}"), soft_wrap=True)
 
 
 def _fmt_int(v: int | None) -> str:
