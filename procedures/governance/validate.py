@@ -107,7 +107,8 @@ def validate_table(
     session: Any, contract: dict[str, Any] | Contract, table: str, run_id: str | None = None
 ) -> ValidationReport:
     """Validate ``table`` (``DB.SCHEMA.NAME``, unquoted) against ``contract``: schema + data checks."""
-    c = contract if isinstance(contract, Contract) else parse_contract(contract)
+    # Inside the warehouse the contract comes from the registry; its $id is the file it was deployed from.
+    c = contract if isinstance(contract, Contract) else parse_contract(contract, str(contract.get("$id", "<contract>")))
     parts = _three_parts(table)
     report = ValidationReport(
         c.product.name, c.version, run_id or uuid.uuid4().hex, [], 0, table=table, domain=c.product.domain
