@@ -83,7 +83,7 @@ def test_a_quote_left_open_rejects_its_file_and_the_rest_of_the_batch_loads(oddi
     t.s3.put_object(Bucket=d.bucket, Key="odd_rows/dt=2026-01-06/f.csv.gz", Body=gzip.compress(HEADER + b"F1,6.00,x\n"))
     load = ingest_source(t, d, SOURCE, SilentReporter())
     assert (load.files_new, load.files_rejected, load.rows_rejected) == (2, 1, 3)
-    assert (load.rows_landed, load.rows_loaded, load.rows_quarantined) == (1, 1, 0)
+    assert (load.rows_landed, load.rows_loaded, load.rows_quarantined) == (4, 1, 0)  # landed counts e's 3 lines
     assert load.rejected == {"odd_rows/dt=2026-01-05/e.csv.gz": "quote left open at line 3"}
     after = [t.sql(f'SELECT COUNT(*) FROM "{DB}"."RAW"."{name}"')[0][0]
              for name in ("ODD_ROWS", "ODD_ROWS_QUARANTINE", "INGESTED_FILES")]

@@ -3,8 +3,8 @@
 A bad line goes to <SOURCE>_QUARANTINE with its file, line and reason, and the rest of its file
 loads; a bad file goes to RAW.REJECTED_FILES with its reason and line count, and the rest of
 the batch loads. The accounting is exact against the lines written here: per loaded file
-landed = loaded + quarantined, and for the batch written = loaded + quarantined + rejected lines
-(an unreadable file counts 0 lines: none could be read). The source lives in a database of its
+landed = loaded + quarantined, and for the batch landed = loaded + quarantined + lines of
+rejected files = the lines written (an unreadable file counts 0 lines: none could be read). The source lives in a database of its
 own on the session's local account, so the mesh's tables are untouched.
 """
 
@@ -138,7 +138,7 @@ def test_bad_files_are_rejected_and_the_rest_of_the_batch_loads(levels) -> None:
     # Exact accounting for the batch: written = loaded + quarantined + lines of rejected files.
     written = sum(lines for _, _, _, lines in FILES)
     assert (load.files_new, load.files_rejected) == (len(FILES), len(FILES) - 1)
-    assert load.rows_landed + load.rows_rejected == written
+    assert load.rows_landed == written == load.rows_loaded + load.rows_quarantined + load.rows_rejected
     assert (load.rows_loaded, load.rows_quarantined, load.rows_rejected) == (2, 0, written - 2)
 
 

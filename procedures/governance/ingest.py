@@ -126,7 +126,7 @@ class SourceResult:
     rows_landed: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
-    rows_rejected: int = 0  # lines of rejected files (not in rows_landed)
+    rows_rejected: int = 0  # lines of rejected files (part of rows_landed)
     files: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
 
@@ -332,6 +332,7 @@ def ingest_source(session: Any, database: str, s: SourceSpec, files: Sequence[St
     result.files_skipped = len(lost)
     result.files_rejected = len(rejected)
     result.rows_rejected = sum(e.lines for e in rejected.values())
+    result.rows_landed += result.rows_rejected  # landed = loaded + quarantined + lines of rejected files
     result.rejected = {f: e.reason for f, e in sorted(rejected.items())}
     return result
 
