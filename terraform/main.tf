@@ -31,6 +31,8 @@ module "aws_domain_landing" {
   access_log_bucket                  = module.access_logs.bucket
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   team_principal_arn                 = var.domain_team_principal_arns[each.key]
+  # Lake Formation permissions take effect once the data lake settings name the admins.
+  depends_on = [aws_lakeformation_data_lake_settings.this]
 
   # The trust relationship comes from the domain's storage integration. The integration in
   # turn only needs the role's ARN, which the module computes from its name, so there is no

@@ -2,7 +2,9 @@
 #   AWS:       the standard credential chain (AWS_PROFILE, SSO, instance/OIDC role ...).
 #   Snowflake: a connection profile in ~/.snowflake/config (var.snowflake_profile) or the
 #              SNOWFLAKE_ORGANIZATION_NAME / SNOWFLAKE_ACCOUNT_NAME / SNOWFLAKE_USER /
-#              SNOWFLAKE_AUTHENTICATOR / SNOWFLAKE_PRIVATE_KEY_PATH environment variables.
+#              SNOWFLAKE_AUTHENTICATOR=SNOWFLAKE_JWT / SNOWFLAKE_PRIVATE_KEY environment variables
+#              (provider v2 reads the key's content from SNOWFLAKE_PRIVATE_KEY, e.g.
+#              SNOWFLAKE_PRIVATE_KEY="$(cat key.p8)"; v1's SNOWFLAKE_PRIVATE_KEY_PATH is gone).
 # See docs/terraform.md.
 
 provider "aws" {

@@ -110,6 +110,16 @@ variable "domain_team_principal_arns" {
   }
 }
 
+variable "lake_formation_admin_arns" {
+  description = "IAM principals that administer Lake Formation in this account (the data lake settings' admins; include the identity Terraform runs as, which grants the domain teams' permissions). The list replaces the account's admins."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.lake_formation_admin_arns) > 0 && alltrue([for arn in var.lake_formation_admin_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/", arn))])
+    error_message = "At least one Lake Formation admin, each an IAM role or user ARN."
+  }
+}
+
 variable "snowflake_profile" {
   description = "Connection profile in ~/.snowflake/config for the Snowflake provider. null: use the SNOWFLAKE_* environment variables."
   type        = string

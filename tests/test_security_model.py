@@ -327,3 +327,45 @@ def test_retiring_a_view_is_sent_by_its_owner() -> None:
         assert view_owner(d) == GOVERNANCE_ROLE  # PUBLISH_PRODUCT creates the views (defect 3 open, above)
     sent = to_send(build_plan(MESH, local=False).all, local=False)
     assert all(s.sender == GRANTS_ROLE for s in sent if s.kind in (Kind.GRANT, Kind.REVOKE))
+
+
+# --- defects 9, 11, 12, 14: packaging, Terraform login, the app README, Lake Formation ------------
+
+
+def test_9_procedures_build_without_the_client_dependencies_and_owners_may_use_pypi() -> None:
+    from snowmesh.access.terraform import governance_graph
+
+    checks = (ROOT / ".ci" / "snow-checks").read_text()
+    assert '"$SNOW" snowpark build --skip-dependencies' in checks  # pyproject.toml's fakesnow, moto ... stay out
+    pypi = Role("PYPI_REPOSITORY_USER", "SNOWFLAKE")
+    holders = {x.to for x in governance_graph(ROOT / "terraform").role_grants if x.role == pypi}
+    owners = {Role(o) for o in (GOVERNANCE_ROLE, *(f"{s.domain}_ENGINEER" for s in procedure_specs(MESH) if s.domain))}
+    callers = {Role(MESH.domain(c).analyst_role) for s in procedure_specs(MESH) if s.execute_as_caller for c in s.callers}
+    assert owners | callers <= holders
+
+
+def test_11_terraform_reads_the_key_from_snowflake_private_key() -> None:
+    for path in (ROOT / "terraform" / "providers.tf", ROOT / "docs" / "terraform.md"):
+        text = path.read_text()
+        assert "SNOWFLAKE_PRIVATE_KEY" in text
+        assert "SNOWFLAKE_PRIVATE_KEY_PATH`" not in text and "SNOWFLAKE_PRIVATE_KEY_PATH environment" not in text
+
+
+def test_12_the_app_readme_copies_the_eight_registry_columns_by_name() -> None:
+    from governance.product_health import REGISTRY_COLUMNS
+
+    readme = (ROOT / "app" / "README.md").read_text()
+    insert = readme[readme.index("INSERT INTO SNOWMESH_GOVERNANCE.CATALOG.DATA_PRODUCTS"):].split(";")[0]
+    assert "SELECT *" not in insert
+    cols = ", ".join(f'"{c}"' for c, _ in REGISTRY_COLUMNS)
+    assert insert.count(cols) == 2  # the target list and the select list
+
+
+def test_14_lake_formation_permissions_come_with_the_data_lake_settings() -> None:
+    from snowmesh.access.hcl import load_module
+
+    root = load_module(ROOT / "terraform")
+    assert root.resources[("aws_lakeformation_data_lake_settings", "this")]["admins"] == "${var.lake_formation_admin_arns}"
+    main = (ROOT / "terraform" / "main.tf").read_text()
+    landing = main[main.index('module "aws_domain_landing"'):].split("\n}\n")[0]
+    assert "depends_on = [aws_lakeformation_data_lake_settings.this]" in landing
