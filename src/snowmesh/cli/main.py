@@ -10,7 +10,8 @@ from typing import Annotated
 import click
 import typer
 
-from snowmesh.cli.ui import console, print_error
+from snowmesh.cli import ui
+from snowmesh.cli.ui import FormatOpt, ProjectOpt, console, report_error
 from snowmesh.errors import InputError, MeshError
 
 app = typer.Typer(
@@ -21,11 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
-ConnectionOpt = Annotated[
-    str | None,
-    typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
-]
 
 _state = {"debug": False}
 
@@ -82,15 +78,22 @@ def down(
 
 
 @app.command()
-def plan(project: ProjectOpt = Path("."), local: Annotated[bool, typer.Option(help="Render the local-account variant.")] = False) -> None:
+def plan(project: ProjectOpt = Path("."), local: Annotated[bool, typer.Option(help="Render the local-account variant.")] = False,
+         fmt: FormatOpt = "text") -> None:
     """Print the SQL a deploy would run (nothing is executed)."""
+    from snowmesh.cli.run_cmd import statement_dict
     from snowmesh.deploy.plan import build_plan
 
     mesh = _load(project)
     p = build_plan(mesh, local=local)
-    for stmt in p.all:
-        where = "" if (not local or stmt.locally_executable) else "  -- recorded, not executed on the local account"
-        print(f"{stmt.sql};{where}")
+    result = {"local": local, "statements": [statement_dict(s, local=local) for s in p.all]}
+    ui.emit(result, fmt, _print_plan)
+
+
+def _print_plan(result: dict) -> None:
+    for stmt in result["statements"]:
+        where = "" if not result["local"] or stmt["executed"] else "  -- recorded, not executed on the local account"
+        print(f"{stmt['sql']};{where}")
 
 
 def _register_commands() -> None:
@@ -130,18 +133,19 @@ def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI and map expected failures to exit codes, with no traceback."""
     _state["debug"] = False
     args = _take_debug(list(sys.argv[1:] if argv is None else argv))
+    ui.begin_command(args)  # under --format json an error is a JSON document too
     try:
         # standalone_mode=False: click returns typer.Exit's code instead of exiting.
         rc = app(args=args, prog_name="mesh", standalone_mode=False)
     except MeshError as exc:
         if _state["debug"]:
             traceback.print_exc()  # then the same message and exit code as without --debug
-        print_error(exc)
+        report_error(exc)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
-        print_error(InputError(exc.format_message(), hint=_usage_hint(exc)))
+        report_error(InputError(exc.format_message(), hint=_usage_hint(exc)))
         return 2
     except click.exceptions.Abort:
         return 130

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from snowmesh.cli.ui import RichReporter, console
+from snowmesh.cli import ui
+from snowmesh.cli.ui import ConnectionOpt, FormatOpt, ProjectOpt, RichReporter, console
 from snowmesh.errors import InputError, StepFailed
 from snowmesh.local.lock import writer
 
@@ -39,8 +40,8 @@ def _options(clicks: int, seed: int, corrupt: float, days: int):
 def register(app: typer.Typer) -> None:
     @app.command()
     def run(
-        project: Annotated[Path, typer.Option("--project", "-p")] = Path("."),
-        connection: Annotated[str | None, typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
+        project: ProjectOpt = Path("."),
+        connection: ConnectionOpt = None,
         clicks: Clicks = 100_000,
         seed: Seed = 42,
         corrupt_fraction: Corrupt = 0.001,
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         keep_servers: Annotated[bool, typer.Option("--keep-servers", help="Leave the local account running.")] = False,
         wait: WaitOpt = False,
+        fmt: FormatOpt = "text",
     ) -> None:
         """Deploy, land data, run every domain's task graph, and print a summary."""
         import uuid
@@ -57,7 +59,7 @@ def register(app: typer.Typer) -> None:
         from snowmesh.landing import land_mesh
         from snowmesh.manifest import load_mesh
         from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
-        from snowmesh.pipeline.summary import render_summary, top_roi
+        from snowmesh.pipeline.summary import render_summary, summary_dict, top_roi
         from snowmesh.target import open_target
 
         options = _options(clicks, seed, corrupt_fraction, days)
@@ -71,20 +73,19 @@ def register(app: typer.Typer) -> None:
             landed = land_mesh(target, mesh, options, reporter) if (generate if generate is not None else target.is_local) else []
             walk_mesh(target, mesh, reporter, report)
             roi = top_roi(target, mesh)
-        render_summary(console, report, landed, roi)
+        ui.emit(summary_dict(report, landed, roi), fmt, lambda _: render_summary(console, report, landed, roi))
         if not report.ok:
             raise typer.Exit(1)
 
     @app.command()
     def deploy(
-        project: Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
-        = Path("."),
-        connection: Annotated[str | None, typer.Option(
-            "--connection", "-c", help="snow CLI connection name; default: the embedded local account.")] = None,
+        project: ProjectOpt = Path("."),
+        connection: ConnectionOpt = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Print every statement and API call; change nothing (with -c: reads the account's tasks)."
         )] = False,
         wait: WaitOpt = False,
+        fmt: FormatOpt = "text",
     ) -> None:
         """Deploy databases, schemas, roles, grants, stages, tables, tags and policies; on a real account also
         the task graphs (compare, then apply)."""
@@ -97,9 +98,10 @@ def register(app: typer.Typer) -> None:
         mesh = load_mesh(project)
         reporter = RichReporter()
         if dry_run and connection is None:
-            _print_deploy(mesh, local=True)
-            print("\n# task graphs: none on the local account (it cannot run tasks; `mesh run` walks the graphs "
-                  "in-process); mesh deploy --dry-run -c NAME lists a real account's calls")
+            preview = _deploy_preview(mesh, local=True)
+            preview["task_graphs_note"] = ("none on the local account (it cannot run tasks; `mesh run` walks the "
+                                           "graphs in-process); mesh deploy --dry-run -c NAME lists a real account's calls")
+            ui.emit(preview, fmt, _print_deploy)
             return
         with writer(project.resolve(), "mesh deploy", connection=connection, wait=wait, reporter=reporter,
                     enabled=not dry_run), \
@@ -111,11 +113,12 @@ def register(app: typer.Typer) -> None:
                 root = root_for(target.conn)
                 absent = missing_on_account(root, procedure_specs(mesh))
                 if dry_run:
-                    _print_deploy(mesh, local=False, absent=absent, target=target)
-                    from snowmesh.cli.ship_cmd import print_task_changes
+                    from snowmesh.cli.ship_cmd import task_changes_dict
 
-                    print_task_changes(deploy_dags(root, mesh, dry_run=True),
-                                       reads=f"read from {target.name}; nothing below is called")
+                    preview = _deploy_preview(mesh, local=False, absent=absent, target=target)
+                    preview["task_graphs"] = task_changes_dict(deploy_dags(root, mesh, dry_run=True))
+                    preview["task_graphs_note"] = f"read from {target.name}; nothing below is called"
+                    ui.emit(preview, fmt, _print_deploy)
                     return
                 if absent:  # before any change: the plan's USAGE grants name them, the graphs CALL them
                     raise StepFailed(
@@ -126,21 +129,29 @@ def register(app: typer.Typer) -> None:
                     )
                 result = do_deploy(target, mesh, reporter)
                 changes = deploy_dags(root, mesh)
-        if connection is None:
-            console.print(f"executed {result.executed} statements; recorded {result.recorded} new "
-                          f"({result.already_recorded} already recorded) for the real account")
-            console.print("task graphs: not deployed on the local account (`mesh run` walks them)")
-            return
-        from snowmesh.cli.ship_cmd import describe_changes
+        from snowmesh.cli.ship_cmd import describe_changes, task_changes_dict
 
-        console.print(f"executed {result.executed} statements on {connection}")
-        for c in changes:
-            console.print(describe_changes(c), soft_wrap=True)
+        done = {"dry_run": False, "target": target.name, "local": connection is None, "executed": result.executed,
+                "recorded": result.recorded, "already_recorded": result.already_recorded,
+                "terraform_left_out": result.terraforms, "task_graphs": task_changes_dict(changes)}
+
+        def show(_: Any) -> None:
+            if connection is None:
+                console.print(f"executed {result.executed} statements; recorded {result.recorded} new "
+                              f"({result.already_recorded} already recorded) for the real account")
+                console.print("task graphs: not deployed on the local account (`mesh run` walks them)")
+                return
+            console.print(f"executed {result.executed} statements on {connection}")
+            for c in changes:
+                console.print(describe_changes(c), soft_wrap=True)
+
+        ui.emit(done, fmt, show)
 
     @app.command("generate")
     def generate_cmd(
-        out: Annotated[Path, typer.Option(help="Write files under this folder instead of S3.")] = Path("output"),
-        project: Annotated[Path, typer.Option("--project", "-p")] = Path("."),
+        out: Annotated[Path, typer.Option("--output", "-o", "--out", help="Write files under this folder instead of S3.")]
+        = Path("output"),
+        project: ProjectOpt = Path("."),
         clicks: Clicks = 100_000,
         seed: Seed = 42,
         corrupt_fraction: Corrupt = 0.001,
@@ -175,48 +186,88 @@ class _SqlRecorder:
         return []
 
 
-def _print_deploy(mesh: Any, *, local: bool, absent: list[Any] | None = None, target: Any = None) -> None:
-    """What ``mesh deploy`` runs, in its order (pipeline.runner.deploy): plain print, one statement a line.
+def statement_dict(stmt: Any, *, local: bool, note: str = "") -> dict[str, Any]:
+    """One plan statement as data (``mesh plan`` and ``mesh deploy --dry-run`` JSON): ``executed`` is
+    whether the target runs it (locally: the kinds the local account executes; on a real account:
+    all but Terraform's)."""
+    return {"sql": stmt.sql, "kind": stmt.kind.value, "object": stmt.object_name, "domain": stmt.domain,
+            "sender": stmt.sender, "terraform": stmt.terraform,
+            "executed": stmt.locally_executable if local else not stmt.terraform, "note": note}
+
+
+def _deploy_preview(mesh: Any, *, local: bool, absent: list[Any] | None = None, target: Any = None) -> dict[str, Any]:
+    """What ``mesh deploy`` runs, in its order (pipeline.runner.deploy), as data.
 
     With a real account's ``target`` the plan is first compared with the account as the deploy
-    would (policies.converge: reads only), so what is printed is what would be sent."""
+    would (policies.converge: reads only), so what is listed is what would be sent."""
     from governance.ingest import register_sources
-    from snowmesh.cli.ship_cmd import print_registry_refresh
+    from snowmesh.catalog import describe_refresh
     from snowmesh.deploy.plan import build_plan
     from snowmesh.deploy.statements import ENTERPRISE_ONLY
     from snowmesh.ingest import source_spec
     from snowmesh.policies import converge
 
-    where = "the local account" if local else "a real account"
-    print(f"-- mesh deploy on {where}: every statement, in order; nothing is executed")
-    if absent:
-        print("-- NOT on the account, so the deploy would stop before any change (snow snowpark deploy first): "
-              + ", ".join(s.overload for s in absent))
     statements = build_plan(mesh, local=local).statements
+    compared = None
     if target is not None:
         c = converge(target, statements)
         statements = c.statements
-        print(f"-- compared with {target.name}: edition {c.edition or 'not needed'}; "
-              f"{len(c.retired)} retired version(s) left alone; {c.in_place} tag policy(ies) already set; "
-              f"{len(c.skipped)} tag/masking statement(s) not applied (Standard edition)")
-    if not local:  # the deploy leaves Terraform's statements out (deploy.apply): so does what it prints
-        print(f"-- {sum(s.terraform for s in statements)} statement(s) are Terraform's on a real account: not sent")
+        compared = {"target": target.name, "edition": c.edition, "retired_versions": len(c.retired),
+                    "tag_policies_in_place": c.in_place, "not_applied": len(c.skipped)}
+    terraform_left_out = 0
+    if not local:  # the deploy leaves Terraform's statements out (deploy.apply): so does the preview
+        terraform_left_out = sum(s.terraform for s in statements)
         statements = [s for s in statements if not s.terraform]
+    listed = []
     for stmt in statements:
-        # Who sends it: the deploy switches to that role (USE ROLE) first (docs/security.md).
-        who = f"  -- as {stmt.sender}" + (" (Terraform's on a real account)" if stmt.terraform else "")
         if local and not stmt.locally_executable:
-            note = "  -- recorded in GOVERNANCE_DB.CATALOG.ACCOUNT_OBJECTS, not executed"
+            note = "recorded in GOVERNANCE_DB.CATALOG.ACCOUNT_OBJECTS, not executed"
         elif stmt.kind in ENTERPRISE_ONLY and target is None:
-            note = "  -- applied on Enterprise edition only (SHOW TAGS IN ACCOUNT decides)"
+            note = "applied on Enterprise edition only (SHOW TAGS IN ACCOUNT decides)"
         else:
             note = ""
-        print(f"{stmt.sql};{who}{note}")
-    print("-- then one row in GOVERNANCE_DB.AUDIT.DEPLOYS and one per statement in GOVERNANCE_DB.AUDIT.DEPLOY_STATEMENTS")
-    print_registry_refresh(mesh)
-    print("-- source registry (what a deployed INGEST() loads)")
+        listed.append(statement_dict(stmt, local=local, note=note))
+    sources = []
     for d in mesh.domains:
         rec = _SqlRecorder()
         register_sources(rec, d.name, d.database, [source_spec(s) for s in d.sources])
-        for text in rec.statements:
-            print(f"{text};")
+        sources.extend(rec.statements)
+    return {
+        "dry_run": True, "local": local, "missing_procedures": [s.overload for s in absent or []],
+        "compared": compared, "terraform_left_out": terraform_left_out, "statements": listed,
+        "registry": [{"sql": stmt, "note": note} for stmt, note in describe_refresh(mesh)],
+        "sources": sources, "task_graphs": [], "task_graphs_note": "",
+    }
+
+
+def _print_deploy(d: dict[str, Any]) -> None:
+    """A deploy preview as text: plain print, one statement a line, for review and for diffs."""
+    from snowmesh.cli.ship_cmd import print_task_changes
+
+    where = "the local account" if d["local"] else "a real account"
+    print(f"-- mesh deploy on {where}: every statement, in order; nothing is executed")
+    if d["missing_procedures"]:
+        print("-- NOT on the account, so the deploy would stop before any change (snow snowpark deploy first): "
+              + ", ".join(d["missing_procedures"]))
+    c = d["compared"]
+    if c is not None:
+        print(f"-- compared with {c['target']}: edition {c['edition'] or 'not needed'}; "
+              f"{c['retired_versions']} retired version(s) left alone; {c['tag_policies_in_place']} tag policy(ies) "
+              f"already set; {c['not_applied']} tag/masking statement(s) not applied (Standard edition)")
+    if not d["local"]:
+        print(f"-- {d['terraform_left_out']} statement(s) are Terraform's on a real account: not sent")
+    for stmt in d["statements"]:
+        # Who sends it: the deploy switches to that role (USE ROLE) first (docs/security.md).
+        who = f"  -- as {stmt['sender']}" + (" (Terraform's on a real account)" if stmt["terraform"] else "")
+        print(f"{stmt['sql']};{who}" + (f"  -- {stmt['note']}" if stmt["note"] else ""))
+    print("-- then one row in GOVERNANCE_DB.AUDIT.DEPLOYS and one per statement in GOVERNANCE_DB.AUDIT.DEPLOY_STATEMENTS")
+    print("-- product registry (from the manifests)")
+    for r in d["registry"]:
+        print(f"{r['sql']};" + (f"  -- {r['note']}" if r["note"] else ""))
+    print("-- source registry (what a deployed INGEST() loads)")
+    for text in d["sources"]:
+        print(f"{text};")
+    if d["local"]:
+        print(f"\n# task graphs: {d['task_graphs_note']}")
+    else:
+        print_task_changes(d["task_graphs"], reads=d["task_graphs_note"])

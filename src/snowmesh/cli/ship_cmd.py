@@ -18,15 +18,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from snowmesh.cli.ui import RichReporter, console
+from snowmesh.cli import ui
+from snowmesh.cli.ui import ConnectionOpt, FormatOpt, ProjectOpt, RichReporter, console
 from snowmesh.errors import InputError, StepFailed
 from snowmesh.local.lock import writer
 
-ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
-ConnectionOpt = Annotated[
-    str | None,
-    typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
-]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="If another command holds the run lock, wait for it.")]
 
 
@@ -113,6 +109,7 @@ def register(app: typer.Typer) -> None:
         project: ProjectOpt = Path("."),
         connection: ConnectionOpt = None,
         wait: WaitOpt = False,
+        fmt: FormatOpt = "text",
     ) -> None:
         """Run a procedure and print the table it returns (local: its handler, in-process)."""
         from snowmesh.catalog import refresh_registry
@@ -140,10 +137,18 @@ def register(app: typer.Typer) -> None:
             else:
                 result = _call_real(target, spec, args)
         shown = ", ".join(repr(a) for a in args)
-        if isinstance(result, str):
-            console.print(f"{spec.fqn}({shown}): {result}")
-            return
-        _render(f"{spec.fqn}({shown})", *result, where=target.name)
+        columns, rows = ([], []) if isinstance(result, str) else result
+        doc = {"procedure": spec.fqn, "arguments": args, "target": target.name,
+               "message": result if isinstance(result, str) else None, "columns": columns,
+               "rows": [dict(zip(columns, r, strict=True)) for r in rows], "row_count": len(rows)}
+
+        def show(_: Any) -> None:
+            if isinstance(result, str):
+                console.print(f"{spec.fqn}({shown}): {result}")
+            else:
+                _render(f"{spec.fqn}({shown})", columns, rows, where=target.name)
+
+        ui.emit(doc, fmt, show)
 
     tasks_app = typer.Typer(help="The mesh's task graphs on a real account (snowflake.core).", no_args_is_help=True)
     app.add_typer(tasks_app, name="tasks")
@@ -207,19 +212,31 @@ def print_registry_refresh(mesh: Any) -> None:
         print(f"{stmt};" + (f"  -- {note}" if note else ""))
 
 
+def task_changes_dict(changes: list[Any]) -> list[dict[str, Any]]:
+    """Each graph's planned or made changes as data (``--format json``; docs/cli-json.md)."""
+    return [{
+        "dag": c.step.dag.name, "database": c.step.database, "schema": c.step.schema, "summary": c.summary,
+        "tasks": [{"name": t.name, "role": t.role, "schedule": t.schedule, "warehouse": t.warehouse,
+                   "after": list(t.after), "definition": t.definition} for t in c.step.tasks],
+        "ops": [{"verb": op.verb, "name": op.name, "fields": list(op.fields), "call": op.call} for op in c.ops],
+        "unchanged": list(c.unchanged),
+    } for c in changes]
+
+
 def print_task_changes(changes: list[Any], *, reads: str) -> None:
-    """Plain print, not Rich: one line per task and per call, unwrapped, for review and for diffs."""
-    for c in changes:
-        step = c.step
-        print(f"\n# task graph {step.dag.name} in {step.database}.{step.schema}")
-        for t in step.tasks:
-            after = f"  after={','.join(t.after)}" if t.after else ""
-            print(f"#   {t.role:<9} {t.name}  schedule={t.schedule}  warehouse={t.warehouse}{after}  runs: {t.definition}")
-        print(f"schema = root.databases[{step.database!r}].schemas[{step.schema!r}]")
-        print(f"tasks.iter(like={step.dag.name + '%'!r}); tasks[<name>].fetch() per task of the graph  # {reads}")
-        for op in c.ops:
-            print(op.call)
-        print(f"# {c.summary}" + ("" if c.ops else ": nothing to change"))
+    """Plain print, not Rich: one line per task and per call, unwrapped, for review and for diffs.
+    ``changes``: DagChanges, or their :func:`task_changes_dict` form."""
+    for c in changes if all(isinstance(c, dict) for c in changes) else task_changes_dict(changes):
+        print(f"\n# task graph {c['dag']} in {c['database']}.{c['schema']}")
+        for t in c["tasks"]:
+            after = f"  after={','.join(t['after'])}" if t["after"] else ""
+            print(f"#   {t['role']:<9} {t['name']}  schedule={t['schedule']}  warehouse={t['warehouse']}{after}  "
+                  f"runs: {t['definition']}")
+        print(f"schema = root.databases[{c['database']!r}].schemas[{c['schema']!r}]")
+        print(f"tasks.iter(like={c['dag'] + '%'!r}); tasks[<name>].fetch() per task of the graph  # {reads}")
+        for op in c["ops"]:
+            print(op["call"])
+        print(f"# {c['summary']}" + ("" if c["ops"] else ": nothing to change"))
 
 
 def describe_changes(c: Any) -> str:

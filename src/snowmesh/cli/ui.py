@@ -1,12 +1,24 @@
-"""Rich implementation of the Reporter, and error printing at the CLI boundary."""
+"""Rich implementation of the Reporter, error printing at the CLI boundary, the options every command
+shares, and the one JSON emitter of ``--format json``."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import fields, is_dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path, PurePath
+from typing import Annotated, Any
 
+import click
+import typer
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import (
@@ -124,3 +136,107 @@ def print_error(exc: MeshError) -> None:
     err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
         err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- options every command shares
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")]
+ConnectionOpt = Annotated[
+    str | None,
+    typer.Option("--connection", "-c", help="snow CLI connection name; default: the embedded local account."),
+]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
+
+FORMATS = ("text", "json")
+
+
+class _FormatChoice(click.Choice):
+    """``text`` (for people) or ``json`` (for scripts). ``table``, the old name of ``text`` in
+    ``mesh products`` and ``mesh contract validate``, is still read as ``text``, with a note."""
+
+    def __init__(self) -> None:
+        super().__init__(list(FORMATS), case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.lower() == "table":
+            err_console.print("note: --format table is now called --format text", highlight=False)
+            return "text"
+        return super().convert(value, param, ctx).lower()
+
+
+FormatOpt = Annotated[str, typer.Option(
+    "--format", "-f", click_type=_FormatChoice(),
+    help="text (for people) or json (one JSON document on stdout; docs/cli-json.md).")]
+
+
+# --------------------------------------------------------------------------- one JSON document on stdout
+
+_output = {"json": False, "emitted": False}
+
+
+def begin_command(argv: list[str]) -> None:
+    """Called by the CLI entry before parsing: remember whether JSON was asked for, so that an
+    error (even a usage error, raised before any option is converted) still answers in JSON."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    words = argv[:end]
+    wanted = any(w.lower() in ("--format=json", "-f=json") for w in words) or any(
+        a in ("--format", "-f") and b.lower() == "json" for a, b in itertools.pairwise(words))
+    _output.update(json=wanted, emitted=False)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: dates and times as ISO 8601 strings, decimals as numbers, dataclasses as
+    objects, enums as their value, paths as strings, tuples and sets as lists."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # NaN and Infinity are not JSON
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, PurePath):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return [jsonable(v) for v in sorted(value, key=str)]
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def write_json(document: Any) -> None:
+    """The one JSON document of this command, on stdout (notes and progress stay on stderr)."""
+    sys.stdout.write(json.dumps(jsonable(document), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    _output["emitted"] = True
+
+
+def emit(result: Any, fmt: str, render: Callable[[Any], None]) -> None:
+    """Show a command's result: ``render`` it for people, or dump it as its JSON document."""
+    if fmt == "json":
+        write_json(result)
+    else:
+        render(result)
+
+
+def error_document(exc: MeshError, **extra: Any) -> dict[str, Any]:
+    """``{"error": {"message", "hint", "exit_code"}}``, plus a command's own keys (``extra``)."""
+    return {**extra, "error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code}}
+
+
+def report_error(exc: MeshError) -> None:
+    """An expected failure at the CLI boundary: one line (and a hint) on stderr; under
+    ``--format json`` also the error document on stdout, unless the command already wrote one."""
+    print_error(exc)
+    if _output["json"] and not _output["emitted"]:
+        write_json(error_document(exc))

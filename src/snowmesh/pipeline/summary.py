@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -55,6 +56,27 @@ def top_roi(target: Target, mesh: Mesh, limit: int = 10) -> list[RoiRow]:
         f'ORDER BY ROI DESC NULLS LAST, "CAMPAIGN_ID" LIMIT {int(limit)}'
     )
     return [RoiRow(*r) for r in rows]
+
+
+def summary_dict(report: RunReport, landed: list[LandedFile], roi: list[RoiRow]) -> dict[str, Any]:
+    """What :func:`render_summary` shows, as data: ``mesh run --format json`` (docs/cli-json.md)."""
+    generated: dict[str, int] = defaultdict(int)
+    for f in landed:
+        generated[f.source] += f.rows
+    return {
+        "run_id": report.run_id,
+        "ok": report.ok,
+        "deploy": None if report.deploy is None else asdict(report.deploy),
+        "loads": [{
+            "domain": l.domain, "source": l.source, "rows_generated": generated.get(l.source, 0),
+            "files_new": l.files_new, "files_skipped": l.files_skipped, "files_rejected": l.files_rejected,
+            "rows_landed": l.rows_landed, "rows_loaded": l.rows_loaded, "rows_quarantined": l.rows_quarantined,
+            "rows_rejected": l.rows_rejected, "rejected": dict(l.rejected),
+        } for l in report.loads],
+        "products": [asdict(o) for o in report.products.values()],
+        "top_roi": [asdict(r) for r in roi],
+        "tasks": [asdict(t) for t in report.tasks],
+    }
 
 
 def _fmt(v: object, pct: bool = False) -> str:
