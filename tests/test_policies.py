@@ -1,4 +1,7 @@
-"""Contract classification -> tags and tag-based masking policies, and proof 5 over them."""
+"""Contract classification -> tags and tag-based masking policies, and proof 5 over them.
+
+Guards: masking tags on every protected column, compare-then-apply of tag policies, and the fake
+Enterprise account (tests/fake_accounts.py) answering as Snowflake documents."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 import sqlglot
-from fake_accounts import EnterpriseAccount
+from fake_accounts import COLUMNS, EnterpriseAccount, like
+from sql_grammar import check_all
 from sqlglot import exp
 
 from snowmesh.access.policies import check_policies, served_statements
@@ -33,15 +37,16 @@ def test_account_policies_are_rendered_and_parse(mesh) -> None:
     assert {re.search(r"AS \(VAL (\w+)\)", s).group(1) for s in policies} == {
         "VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP_NTZ"}
     assert all(not s.locally_executable for s in gov)  # recorded on the local account, never pretended
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
-    for s in sql:
-        assert sqlglot.parse_one(s, read="snowflake") is not None
+    fitted = check_all(sql)
+    assert fitted == {"sqlglot:Create": 2, "create masking policy": 6, "alter masking policy body": 6,
+                      "alter tag masking policy": 6}, fitted
     for s in policies:  # the policy body itself is a real expression tree
         body = s.split(" -> ", 1)[1].split(" COMMENT = ")[0]
         assert isinstance(sqlglot.parse_one(body, read="snowflake"), exp.Case), body
-        assert "IS_ROLE_IN_SESSION('\"GOVERNANCE_UNMASK\"')" in body
+        # The role name as stored, no embedded quotes (docs.snowflake.com/en/sql-reference/functions/is_role_in_session).
+        assert "IS_ROLE_IN_SESSION('GOVERNANCE_UNMASK')" in body and "'\"" not in body
         assert ("SYSTEM$GET_TAG_ON_CURRENT_COLUMN('GOVERNANCE_DB.CATALOG.DATA_DOMAIN') = 'MARKETING' "
-                "AND IS_ROLE_IN_SESSION('\"MARKETING_ENGINEER\"') THEN VAL") in body
+                "AND IS_ROLE_IN_SESSION('MARKETING_ENGINEER') THEN VAL") in body
 
 
 def test_confidential_columns_of_published_views_are_tagged(mesh) -> None:
@@ -160,8 +165,7 @@ def test_a_changed_policy_is_unset_then_set(mesh, monkeypatch) -> None:
     sql = [s.sql for s in sent]
     last_policy = max(i for i, q in enumerate(sql) if q.startswith(("CREATE MASKING POLICY", "ALTER MASKING POLICY")))
     assert sql.index(_tag_sql(sent)[0]) > last_policy  # the policy exists before a tag points at it
-    for q in _tag_sql(sent):
-        assert sqlglot.parse_one(q, read="snowflake") is not None
+    assert check_all(_tag_sql(sent)) == {"alter tag masking policy": 2}
 
 
 def test_policy_body_is_set_on_every_deploy_and_matches_the_create(mesh) -> None:
@@ -175,3 +179,67 @@ def test_policy_body_is_set_on_every_deploy_and_matches_the_create(mesh) -> None
         assert body == creates[name].split(" -> ", 1)[1].split(" COMMENT = ")[0]
         assert isinstance(sqlglot.parse_one(body, read="snowflake"), exp.Case)
         assert sql.index(alter) == sql.index(creates[name]) + 1
+
+
+# --- the fake account answers as Snowflake documents (tests/fake_accounts.py) -------------------
+
+
+def test_fake_policy_references_depends_on_its_arguments() -> None:
+    """POLICY_REFERENCES(REF_ENTITY_NAME, REF_ENTITY_DOMAIN => 'TAG'): the policies on *that* tag
+    only, in the documented columns (docs.snowflake.com/en/sql-reference/functions/policy_references)."""
+    from snowmesh.policies import attached_policies_sql
+
+    cls, other = ("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION"), ("GOVERNANCE_DB", "CATALOG", "DATA_DOMAIN")
+    account = EnterpriseAccount([cls, other], {cls: [("GOVERNANCE_DB", "CATALOG", "MASK_VARCHAR")], other: []})
+    assert account.sql(attached_policies_sql(cls)) == [("GOVERNANCE_DB", "CATALOG", "MASK_VARCHAR")]
+    assert account.sql(attached_policies_sql(other)) == []
+    assert account.sql(attached_policies_sql(("GOVERNANCE_DB", "CATALOG", "NOPE"))) == []
+    everything = account.sql(attached_policies_sql(cls).replace("SELECT POLICY_DB, POLICY_SCHEMA, POLICY_NAME",
+                                                                "SELECT " + ", ".join(COLUMNS)))
+    assert len(everything) == 1 and dict(zip(COLUMNS, everything[0], strict=True))["TAG_NAME"] == "CLASSIFICATION"
+    # A filter on another kind finds nothing; an undocumented column or domain is refused, not guessed.
+    assert account.sql(attached_policies_sql(cls).replace("'MASKING_POLICY'", "'ROW_ACCESS_POLICY'")) == []
+    with pytest.raises(AssertionError):
+        account.sql(attached_policies_sql(cls).replace("POLICY_NAME FROM", "POLICY_OWNER FROM"))
+    with pytest.raises(AssertionError):
+        account.sql(attached_policies_sql(cls).replace("=> 'TAG'", "=> 'BUCKET'"))
+
+
+def test_fake_show_tags_applies_like_as_documented() -> None:
+    """SHOW TAGS LIKE: case-insensitive, % and _ (docs.snowflake.com/en/sql-reference/sql/show-tags);
+    columns created_on, name, database_name, schema_name, owner, comment, allowed_values, owner_role_type."""
+    assert like("class%", "CLASSIFICATION") and like("CLASSIFICATIO_", "CLASSIFICATION")
+    assert not like("CLASS", "CLASSIFICATION") and not like("DATA%", "CLASSIFICATION")
+    account = EnterpriseAccount([("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION"), ("OTHER_DB", "S", "CLASSIFIER")], [])
+    rows = account.sql("SHOW TAGS LIKE 'CLASSIFICATION' IN ACCOUNT")
+    assert [(r[1], r[2], r[3]) for r in rows] == [("CLASSIFICATION", "GOVERNANCE_DB", "CATALOG")]
+    assert len(account.sql("SHOW TAGS LIKE 'class%' IN ACCOUNT")) == 2 and len(rows[0]) == 8
+
+
+def test_fake_applies_tag_policies_and_grants_it_is_sent() -> None:
+    """SET then UNSET changes what POLICY_REFERENCES answers; a GRANT shows in SHOW GRANTS ON its object
+    (docs.snowflake.com/en/sql-reference/sql/show-grants: created_on, privilege, granted_on, name,
+    granted_to, grantee_name, grant_option, granted_by); read_only refuses both, through any path."""
+    from snowmesh.policies import attached_policies_sql
+
+    cls = ("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")
+    account = EnterpriseAccount([cls], [])
+    account.sql(f'ALTER TAG {TAG} SET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_DATE"')
+    assert account.sql(attached_policies_sql(cls)) == [("GOVERNANCE_DB", "CATALOG", "MASK_DATE")]
+    account.sql(f'ALTER TAG {TAG} UNSET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_DATE"')
+    assert account.sql(attached_policies_sql(cls)) == []
+    view = '"D"."PRODUCTS"."V_V1"'
+    assert account.sql(f"SHOW GRANTS ON VIEW {view}") == []
+    account.sql(f'GRANT SELECT ON VIEW {view} TO DATABASE ROLE "D"."CONSUMER_X"')
+    assert [r[1:6] for r in account.sql(f"SHOW GRANTS ON VIEW {view}")] == [
+        ("SELECT", "VIEW", "D.PRODUCTS.V_V1", "DATABASE_ROLE", "D.CONSUMER_X")]
+    assert account.sql('SHOW GRANTS ON VIEW "D"."PRODUCTS"."OTHER"') == []
+    frozen = EnterpriseAccount([cls], [], read_only=True)
+    before = frozen.snapshot()
+    for attempt in (lambda: frozen.sql(f'GRANT SELECT ON VIEW {view} TO ROLE "R"'),
+                    lambda: frozen.conn.cursor().executemany('INSERT INTO "D"."S"."T" ("A") VALUES (%s)', [(1,)])):
+        with pytest.raises(AssertionError, match="a dry run sent a change"):
+            attempt()
+    assert frozen.snapshot() == before
+    with pytest.raises(AssertionError, match="fits no Snowflake grammar"):
+        account.sql("GRANT FOO BAR TO nowhere")
