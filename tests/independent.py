@@ -3,6 +3,8 @@
 It reads the gzip CSV files back from S3 and re-derives everything the warehouse does --
 validity of each row, attribution, FX, per-day rounding -- without any project SQL or
 Snowpark code, so the end-to-end test compares two separate implementations.
+
+Guards (used by tests/test_mesh_e2e.py): campaign ROI computed a second, independent way.
 """
 
 from __future__ import annotations

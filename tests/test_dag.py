@@ -1,4 +1,6 @@
-"""The task graphs: defined once with dagv1, walked in dependency order, matching the manifests."""
+"""The task graphs: defined once with dagv1, walked in dependency order, matching the manifests.
+
+Guards: producers before consumers, build -> validate -> publish per product."""
 
 from __future__ import annotations
 

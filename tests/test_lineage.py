@@ -1,4 +1,6 @@
-"""mesh lineage and mesh impact: the graph equals what the manifests imply; column impact is real lineage."""
+"""mesh lineage and mesh impact: the graph equals what the manifests imply; column impact is real lineage.
+
+Guards: the product graph and column-level impact (downstream products, columns, roles)."""
 
 from __future__ import annotations
 
