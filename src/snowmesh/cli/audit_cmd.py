@@ -6,20 +6,15 @@ module, a Terraform file or grant SQL the verifier cannot read exactly).
 
 from __future__ import annotations
 
-import json
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from snowmesh.cli.ui import ConnectionOpt, FormatOpt, ProjectOpt, emit
+
 if TYPE_CHECKING:
     from snowmesh.access.report import AuditReport
-
-
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
 
 
 def _print_text(report: AuditReport, verbose: bool) -> None:
@@ -59,17 +54,15 @@ def register(app: typer.Typer) -> None:
 
     @audit.command("access")
     def access(
-        project: Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/).")] = Path("."),
-        connection: Annotated[
-            str | None,
-            typer.Option("--connection", "-c", help="snow CLI connection: audit that account's SHOW GRANTS."),
-        ] = None,
-        output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+        project: ProjectOpt = Path("."),
+        connection: ConnectionOpt = None,
+        output: FormatOpt = "text",
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every proven fact.")] = False,
     ) -> None:
         """Prove the access model: domain isolation, consumers see only published views,
         procedures can run as their owner role, declared consumers (and only they) have access;
-        and that Terraform (or the account) holds exactly the grants the manifests declare."""
+        and that Terraform (or the account) holds exactly the grants the manifests declare
+        (with --connection: that account's SHOW GRANTS)."""
         from snowmesh.access import audit_account, audit_plan
         from snowmesh.manifest import load_mesh
 
@@ -82,11 +75,6 @@ def register(app: typer.Typer) -> None:
                 report = audit_account(mesh, target_query(target), connection)
         else:
             report = audit_plan(mesh)
-        if output is OutputFormat.json:
-            from snowmesh.cli.ui import console
-
-            console.out(json.dumps(report.to_dict(), indent=2), highlight=False)
-        else:
-            _print_text(report, verbose)
+        emit(report.to_dict(), output, lambda _: _print_text(report, verbose))
         if not report.ok:
             raise typer.Exit(1)

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from snowmesh.cli.ui import ConnectionOpt, FormatOpt, ProjectOpt, emit
+
 
 class Kind(str, Enum):
     deploy = "deploy"
@@ -20,18 +22,14 @@ class Kind(str, Enum):
 
 
 def log(
-    project: Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/).")] = Path("."),
-    connection: Annotated[str | None, typer.Option(
-        "--connection", "-c", help="snow CLI connection; default: the local account.")] = None,
+    project: ProjectOpt = Path("."),
+    connection: ConnectionOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many entries.")] = 50,
     kind: Annotated[list[Kind] | None, typer.Option("--kind", "-k", help="Only these kinds (repeatable).")] = None,
+    fmt: FormatOpt = "text",
 ) -> None:
     """Recent deploys, grants, task runs and validations from GOVERNANCE_DB.AUDIT."""
-    from rich.table import Table
-    from rich.text import Text
-
     from snowmesh.auditlog import KINDS, recent
-    from snowmesh.cli.ui import console
     from snowmesh.target import open_target
 
     kinds = tuple(k.value for k in kind) if kind else KINDS
@@ -40,6 +38,16 @@ def log(
 
         audit.ensure(target)  # a fresh account has no audit tables yet: an empty log, not an error
         entries = recent(target.sql, limit, kinds)
+    doc = {"kinds": list(kinds), "limit": limit, "count": len(entries), "entries": entries}
+    emit(doc, fmt, lambda _: _print(entries))
+
+
+def _print(entries: list) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from snowmesh.cli.ui import console
+
     t = Table("at (UTC)", "kind", "ref", "subject", "status", "detail")
     for e in entries:
         t.add_row(str(e.at)[:19], e.kind, Text(e.ref), Text(e.subject), Text(e.status), Text(e.detail))

@@ -17,16 +17,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from snowmesh.cli.ui import RichReporter, console, err_console
+from snowmesh.cli import ui
+from snowmesh.cli.ui import ConnectionOpt as Connection
+from snowmesh.cli.ui import FormatOpt, RichReporter, console, err_console
+from snowmesh.cli.ui import OutputOpt as Output
+from snowmesh.cli.ui import ProjectOpt as Project
 from snowmesh.errors import ContractViolation, InputError, MeshError, StepFailed
-
-Project = Annotated[
-    Path, typer.Option("--project", "-p", help="Project root (holds domains/ and contracts/).")
-]
-Connection = Annotated[
-    str | None, typer.Option("--connection", "-c", help="snow CLI connection; default: the local account.")
-]
-Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
 
 
 def _say(text: str) -> None:
@@ -78,7 +74,7 @@ def validate(
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="Append the results to the audit table.")
     ] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: FormatOpt = "text",
     project: Project = Path("."),
     connection: Connection = None,
 ) -> None:
@@ -90,8 +86,6 @@ def validate(
     from snowmesh.pipeline.steps import product_table, staging_table
     from snowmesh.target import open_target
 
-    if fmt not in ("table", "json"):
-        raise InputError(f"--format must be table or json, got {fmt!r}")
     mesh = load_mesh(project)
     p = find_product(mesh, product)
     if contract is None:
@@ -107,11 +101,11 @@ def validate(
             raise StepFailed(str(exc).splitlines()[0], hint="run with --debug for the query") from exc
         if audit:
             write_audit(target.session, report)
-    if fmt == "json":
-        typer.echo(json.dumps(report_dict(report), indent=2))
-    else:
+    def show(_: object) -> None:
         console.print(_results_table(report, f"{p.key} v{loaded.contract.version} on {table}"))
         _say(_summary(report) + (f"; audit: {AUDIT_TABLE} run {report.run_id}" if audit else ""))
+
+    ui.emit(report_dict(report), fmt, show)
     if not report.passed:
         if fmt != "json":
             hint = " (run `mesh run` first)" if any(r.check == "table_exists" for r in report.results) else ""
@@ -121,12 +115,13 @@ def validate(
 
 def check(
     project: Project = Path("."),
-    clicks: Annotated[int, typer.Option("--clicks", help="Sample ad clicks to generate.")] = 5_000,
+    clicks: Annotated[int, typer.Option("--clicks", "--rows", help="Sample ad clicks to generate.")] = 5_000,
     days: Annotated[int, typer.Option(help="Days of sample data.")] = 7,
     seed: Annotated[int, typer.Option(help="Random seed of the sample.")] = 42,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also list non-breaking findings.")
     ] = False,
+    fmt: FormatOpt = "text",
 ) -> None:
     """Pre-deploy gate: infer each handler's output schema on a scratch local account and diff it with its contract."""
     from snowmesh.contracts.gate import run_gate
@@ -135,6 +130,36 @@ def check(
     if clicks < 100 or not 1 <= days <= 366:
         raise InputError("--clicks must be at least 100 and --days between 1 and 366")
     report = run_gate(project.resolve(), RichReporter(), LandOptions(clicks=clicks, seed=seed, days=days))
+    ui.emit(gate_dict(report), fmt, lambda _: _print_gate(report, verbose))
+    if report.exit_code == 2:
+        raise InputError(
+            "contract gate failed: a handler's output schema does not match its contract",
+            hint="restore the column, or publish a new major contract version (contracts/.../v<N+1>.json)",
+        )
+    if report.exit_code:
+        raise ContractViolation("contract gate failed on sample data")
+    if fmt == "text":
+        _say(f"contract gate passed: {len(report.products)} products match their contracts")
+
+
+def gate_dict(report) -> dict:
+    """The gate's report as data: ``mesh contract check --format json`` (docs/cli-json.md)."""
+    return {
+        "ok": report.ok, "exit_code": report.exit_code, "problems": report.problems(),
+        "products": [{
+            "product": g.product, "contract_version": g.contract_version, "ok": g.ok,
+            "schema": None if g.skipped or g.error else ("breaks" if g.breaking else "matches"),
+            "data": None if g.breaking or g.skipped or g.error else ("fails" if g.data_failures else "passes"),
+            "observed": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in g.observed],
+            "findings": [{"kind": f.kind, "column": f.column, "message": f.message, "breaking": f.breaking}
+                         for f in g.findings],
+            "data_failures": list(g.data_failures), "published": g.published, "skipped": g.skipped or None,
+            "error": g.error or None,
+        } for g in report.products],
+    }
+
+
+def _print_gate(report, verbose: bool) -> None:
     table = Table(
         "product", "contract", "columns", "schema", "sample data", "published", title="contract gate"
     )
@@ -162,20 +187,12 @@ def check(
                 _say(f"note: {g.product.split('.')[-1]}: {f.message}")
     for line in report.problems():
         _say(line)
-    if report.exit_code == 2:
-        raise InputError(
-            "contract gate failed: a handler's output schema does not match its contract",
-            hint="restore the column, or publish a new major contract version (contracts/.../v<N+1>.json)",
-        )
-    if report.exit_code:
-        raise ContractViolation("contract gate failed on sample data")
-    _say(f"contract gate passed: {len(report.products)} products match their contracts")
 
 
 def diff(
     old: Annotated[Path, typer.Argument(help="The current contract file.")],
     new: Annotated[Path, typer.Argument(help="The proposed contract file.")],
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: FormatOpt = "text",
     verify: Annotated[
         bool, typer.Option("--verify", help="Check tightened guarantees against the published data.")
     ] = False,
@@ -192,8 +209,6 @@ def diff(
     from snowmesh.contracts.compare import outcome_dict, verify_table
     from snowmesh.contracts.loading import load_path
 
-    if fmt not in ("text", "json"):
-        raise InputError(f"--format must be text or json, got {fmt!r}")
     try:
         loaded = [load_path(old), load_path(new)]
         for one in loaded:
@@ -212,12 +227,11 @@ def diff(
                 outcome.verification = validate_table(target.session, outcome.new.contract, table)
     except MeshError as exc:
         if fmt == "json":  # a script reading stdout gets JSON either way (the line also goes to stderr)
-            error = {"message": exc.message, "hint": exc.hint}
             verdict = "bad input" if exc.exit_code == 2 else "error"
-            typer.echo(json.dumps({"verdict": verdict, "exit_code": exc.exit_code, "error": error}, indent=2))
+            ui.write_json(ui.error_document(exc, verdict=verdict, exit_code=exc.exit_code))
         raise
     if fmt == "json":
-        typer.echo(json.dumps(outcome_dict(outcome), indent=2))
+        ui.write_json(outcome_dict(outcome))
         raise typer.Exit(outcome.exit_code)
     d = outcome.diff
     _say(

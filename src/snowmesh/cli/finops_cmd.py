@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
+from snowmesh.cli.ui import ConnectionOpt, FormatOpt, ProjectOpt, emit
+
 
 def finops(
-    project: Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/).")] = Path("."),
-    connection: Annotated[str | None, typer.Option(
-        "--connection", "-c", help="snow CLI connection (ACCOUNT_USAGE); default: local estimate.")] = None,
+    project: ProjectOpt = Path("."),
+    connection: ConnectionOpt = None,
+    fmt: FormatOpt = "text",
 ) -> None:
-    """Credits month to date per domain warehouse (local account: an estimate from TASK_RUNS)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from snowmesh.cli.ui import console, err_console
+    """Credits month to date per domain warehouse: metered from ACCOUNT_USAGE with --connection,
+    an estimate from TASK_RUNS on the local account."""
     from snowmesh.finops import finops as build
     from snowmesh.manifest import load_mesh
     from snowmesh.target import open_target
@@ -25,6 +23,26 @@ def finops(
     mesh = load_mesh(project)
     with open_target(project.resolve(), connection) as target:
         report = build(mesh, target.sql, target.is_local)
+    emit(finops_dict(report), fmt, lambda _: _print(report))
+
+
+def finops_dict(report) -> dict:
+    """The report as data: ``mesh finops --format json`` (docs/cli-json.md)."""
+    return {"source": report.source, "estimate": report.estimate,
+            "warehouses": [{"domain": w.domain, "warehouse": w.warehouse, "size": w.size, "quota": w.quota,
+                            "credits": w.credits, "busy_credits": w.busy_credits, "seconds": w.seconds,
+                            "quota_pct": w.quota_pct} for w in report.warehouses],
+            "tasks": [{"warehouse": c.warehouse, "task": c.task, "product": c.product, "credits": c.credits,
+                       "seconds": c.seconds, "reads": list(c.reads)} for c in report.tasks],
+            "notes": list(report.notes)}
+
+
+def _print(report) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from snowmesh.cli.ui import console, err_console
+
     label = "ESTIMATE" if report.estimate else "metered"
     console.print(Text(f"credits month to date ({label}; source: {report.source})", style="bold"))
     t = Table("domain", "warehouse", "size", "credits" + (" (billed est.)" if report.estimate else ""),

@@ -15,10 +15,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from snowmesh.cli.ui import console
+from snowmesh.cli import ui
+from snowmesh.cli.ui import ConnectionOpt, FormatOpt, ProjectOpt, console
 from snowmesh.errors import InputError
-
-ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project root (holds domains/).")]
 
 
 def _num(v: float | None, fmt: str = "{:,.1f}") -> str:
@@ -82,13 +81,25 @@ def _show(d: dict[str, Any]) -> None:
     console.print(vers)
 
 
+def _list(rows: list[Any]) -> None:
+    t = Table("domain", "product", "version", "status", "view", "consumers", "last validation", "freshness (h)",
+              "SLA (h)", "rows", title="data products")
+    for r in rows:
+        last = r.last_validation or "-"
+        if r.last_validated_at:
+            last += f" {r.last_validated_at}"
+        t.add_row(r.domain, r.product, r.version, r.status, r.view_name, r.consumers or "-", last,
+                  _num(r.freshness_hours), _num(r.sla_hours), _num(r.row_count, "{:,}"))
+    console.print(t)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("products")
     def products(
         project: ProjectOpt = Path("."),
-        connection: Annotated[str | None, typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
+        connection: ConnectionOpt = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="Recompute health in the warehouse first.")] = False,
-        output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+        output: FormatOpt = "text",
     ) -> None:
         """List the data products from the registry, with their health."""
         from dataclasses import asdict
@@ -97,8 +108,6 @@ def register(app: typer.Typer) -> None:
         from snowmesh.manifest import load_mesh
         from snowmesh.target import open_target
 
-        if output not in ("table", "json"):
-            raise InputError(f"--format must be table or json, got {output!r}")
         mesh = load_mesh(project)
         with open_target(project.resolve(), connection) as target:
             if refresh:
@@ -109,18 +118,7 @@ def register(app: typer.Typer) -> None:
             except Exception as exc:  # noqa: BLE001 - no registry yet is an expected state
                 raise InputError(f"cannot read the product registry: {exc}",
                                  hint="run `mesh deploy` or `mesh run` first") from None
-        if output == "json":
-            print(json.dumps([asdict(r) for r in rows], indent=2))
-            return
-        t = Table("domain", "product", "version", "status", "view", "consumers", "last validation", "freshness (h)",
-                  "SLA (h)", "rows", title="data products")
-        for r in rows:
-            last = r.last_validation or "-"
-            if r.last_validated_at:
-                last += f" {r.last_validated_at}"
-            t.add_row(r.domain, r.product, r.version, r.status, r.view_name, r.consumers or "-", last,
-                      _num(r.freshness_hours), _num(r.sla_hours), _num(r.row_count, "{:,}"))
-        console.print(t)
+        ui.emit([asdict(r) for r in rows], output, lambda _: _list(rows))
 
     product = typer.Typer(help="One data product: schema, contract, versions.", no_args_is_help=True)
     app.add_typer(product, name="product")
@@ -129,7 +127,7 @@ def register(app: typer.Typer) -> None:
     def show(
         name: Annotated[str, typer.Argument(help="PRODUCT or DOMAIN.PRODUCT")],
         project: ProjectOpt = Path("."),
-        output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+        output: FormatOpt = "text",
         today: Annotated[str | None, typer.Option(help="Evaluate deprecation windows on this date.")] = None,
     ) -> None:
         """Show a product's schema, contract metadata and served versions (with their readers)."""
@@ -137,13 +135,7 @@ def register(app: typer.Typer) -> None:
             day = date.fromisoformat(today) if today else None
         except ValueError:
             raise InputError(f"--today must be YYYY-MM-DD, got {today!r}") from None
-        d = product_detail(project, name, day)
-        if output == "json":
-            print(json.dumps(d, indent=2))
-        elif output == "text":
-            _show(d)
-        else:
-            raise InputError(f"--format must be text or json, got {output!r}")
+        ui.emit(product_detail(project, name, day), output, _show)
 
     @product.command("export")
     def export(
@@ -151,7 +143,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
         fmt: Annotated[str, typer.Option("--format", help="parquet.")] = "parquet",
         project: ProjectOpt = Path("."),
-        connection: Annotated[str | None, typer.Option("--connection", "-c", help="snow CLI connection.")] = None,
+        connection: ConnectionOpt = None,
     ) -> None:
         """Write a product's published data (read through its view) to a Parquet file any tool can read."""
         from snowmesh.contracts.loading import find_product
