@@ -122,6 +122,9 @@ def register(app: typer.Typer) -> None:
 
     product = typer.Typer(help="One data product: schema, contract, versions.", no_args_is_help=True)
     app.add_typer(product, name="product")
+    from snowmesh.cli.domain_cmd import register_product
+
+    register_product(product)  # mesh product new DOMAIN PRODUCT (scaffold)
 
     @product.command("show")
     def show(
