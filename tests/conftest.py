@@ -1,7 +1,12 @@
-"""Shared fixtures: the repo root, and one small end-to-end run of the mesh on a scratch local account."""
+"""Shared fixtures: the repo root, and one small end-to-end run of the mesh on a scratch local account.
+
+Guards the suite itself: every Snowpark session still open on the session's account is closed
+before its servers stop, so no connector retries a stopped server at exit (a real error in a CI
+log is not hidden in that noise)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from collections.abc import Iterator
@@ -65,4 +70,26 @@ def mesh_run(scratch_state: Path) -> Iterator[MeshRun]:
         report.deploy = deploy(target, mesh, reporter)
         landed = land_mesh(target, mesh, options, reporter)
         walk_mesh(target, mesh, reporter, report)
-        yield MeshRun(target, mesh, report, landed, options)
+        try:
+            yield MeshRun(target, mesh, report, landed, options)
+        finally:
+            close_sessions_on(target.conn.port)
+
+
+def close_sessions_on(port: int) -> int:
+    """Close every Snowpark session connected to ``port`` (the CLI commands and the page the tests
+    run in-process open their own), before the server behind it stops. Snowpark's exit hook
+    would otherwise call SYSTEM$CANCEL_ALL_QUERIES on a stopped server and retry it from the
+    connector. Returns how many were still open."""
+    from snowflake.snowpark import session as snowpark_session
+
+    closed = 0
+    for s in list(snowpark_session._active_sessions):
+        conn = s._conn._conn
+        if getattr(conn, "port", None) != port:
+            continue
+        atexit.unregister(s._close_at_exit)
+        if not conn.is_closed():
+            conn.close()
+            closed += 1
+    return closed

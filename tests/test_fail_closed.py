@@ -41,12 +41,18 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SNOWMESH_STATE_DIR", str(tmp_path_factory.mktemp("fail-closed-state")))
         mesh = load_mesh(ROOT)
-        with target_for(ROOT, None, keep_servers=False) as target:
-            good = RunReport(run_id="good")
-            good.deploy = deploy(target, mesh, SilentReporter())
-            land_mesh(target, mesh, SMALL, SilentReporter())
-            walk_mesh(target, mesh, SilentReporter(), good)
-            yield target, mesh, good
+        try:
+            with target_for(ROOT, None, keep_servers=False) as target:
+                good = RunReport(run_id="good")
+                good.deploy = deploy(target, mesh, SilentReporter())
+                land_mesh(target, mesh, SMALL, SilentReporter())
+                walk_mesh(target, mesh, SilentReporter(), good)
+                yield target, mesh, good
+        finally:
+            # test_mesh_run_exits_1... runs `mesh run --keep-servers` in this process: stop them here.
+            from snowmesh.local import servers
+
+            servers.stop(ROOT)
 
 
 def _snapshot(target: Any, key: str) -> tuple:
@@ -191,7 +197,9 @@ def test_mesh_run_exits_1_and_reports_the_failure(
     target, _, _ = account
     before = _snapshot(target, PERF)
     _corrupt(monkeypatch)
-    rc = run_app(["run", "-p", str(ROOT), "--clicks", str(SMALL.clicks), "--days", str(SMALL.days)])
+    # --keep-servers: the command runs in this process, which already owns this account's servers;
+    # without it the command's exit would stop them under the module's open target.
+    rc = run_app(["run", "-p", str(ROOT), "--clicks", str(SMALL.clicks), "--days", str(SMALL.days), "--keep-servers"])
     out = capsys.readouterr().out
     assert rc == 1
     assert "FAILED" in out and "minimum(SPEND_USD)" in out.replace("\n", "")

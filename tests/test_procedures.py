@@ -4,6 +4,9 @@ Their code lives in procedures/governance/ and is what the local walker runs too
 are checked as text (exact) and parsed with sqlglot's Snowflake dialect; the handlers run on the
 session-wide scratch local account after the small mesh run (conftest.mesh_run), and each test
 leaves the products published as it found them.
+
+Guards: the ingest SQL fits Snowflake's grammar (tests/sql_grammar.py), VALIDATE then PUBLISH refuses
+after a failed validation, RECORD_DAG_RUN.
 """
 
 from __future__ import annotations
