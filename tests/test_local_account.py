@@ -144,3 +144,39 @@ def test_publish_is_audited_with_its_own_message(mesh_run) -> None:
         n = t.sql(f'SELECT COUNT(*) FROM "{mesh.domain(p.domain).database}"."PRODUCTS"."{p.view}"')[0][0]
         assert publishes[task] == f"{n} rows published as {view}"
         assert publishes[task] != rows[f"BUILD_{p.name}"]
+
+
+def test_a_nested_target_leaves_the_servers_to_the_outer_one(tmp_path: Path, root: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SNOWMESH_STATE_DIR", str(tmp_path))
+    from snowmesh.target import open_target
+
+    with open_target(root, None, keep_servers=False) as outer:
+        with open_target(root, None, keep_servers=False) as inner:
+            assert inner.servers == outer.servers
+        assert outer.sql("SELECT 41 + 1")[0][0] == 42  # the inner target did not stop them
+    assert servers.running(root) is None and not (tmp_path / "servers.json").exists()
+
+
+def test_an_interrupted_transaction_is_rolled_back_when_the_target_closes(tmp_path: Path, root: Path,
+                                                                         monkeypatch) -> None:
+    """Ctrl-C inside BEGIN ... COMMIT under `mesh up`: the rows it touched stay writable."""
+    monkeypatch.setenv("SNOWMESH_STATE_DIR", str(tmp_path))
+    from snowmesh.target import open_target
+
+    up = servers.start(root)
+    try:
+        with open_target(root, None) as t:
+            t.sql('CREATE DATABASE IF NOT EXISTS "TX_DB"')
+            t.sql('CREATE SCHEMA IF NOT EXISTS "TX_DB"."S"')
+            t.sql('CREATE OR REPLACE TABLE "TX_DB"."S"."T" ("X" NUMBER)')
+            t.sql('INSERT INTO "TX_DB"."S"."T" VALUES (1), (2)')
+        with pytest.raises(KeyboardInterrupt), open_target(root, None) as t:
+            t.sql("BEGIN")
+            t.sql('DELETE FROM "TX_DB"."S"."T"')
+            raise KeyboardInterrupt
+        with open_target(root, None) as t:
+            assert t.servers is not None and t.servers.snowflake.pid == up.snowflake.pid  # no restart needed
+            t.sql('DELETE FROM "TX_DB"."S"."T" WHERE "X" = 1')  # would conflict with an open DELETE
+            assert t.sql('SELECT SUM("X") FROM "TX_DB"."S"."T"')[0][0] == 2
+    finally:
+        servers.stop(root)

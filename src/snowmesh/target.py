@@ -168,9 +168,14 @@ class Target:
         atexit.unregister(self.session._close_at_exit)
         if self.servers is not None and servers.alive(self.servers.snowflake):
             try:
-                self.conn.close()  # logs out: fakesnow drops the session and its transaction
+                # fakesnow keeps a session (and its DuckDB transaction) after the client closes:
+                # the connector's logout needs a master token fakesnow never issues. An
+                # interrupted BEGIN ... COMMIT would then block writes to its rows for as long as
+                # this process lives, so end it here (a no-op outside a transaction).
+                self.sql("ROLLBACK")
+                self.conn.close()
             except (snowflake.connector.errors.Error, LocalAccountError):
-                pass  # the server went away meanwhile; there is nothing left to log out of
+                pass  # the server went away meanwhile; there is nothing left to close
 
 
 def _quiet_clients(local: bool) -> None:

@@ -46,6 +46,9 @@ READY_TIMEOUT_S = 30.0
 PROBE_TIMEOUT_S = 10.0  # the health probe: a server that cannot answer SELECT 1 in this is wedged
 STATE_ENV = "SNOWMESH_SERVER_STATE"  # set in each server's environment: finds leftovers of a folder
 LABELS = {"fakesnow": "Snowflake", "moto": "S3"}
+# Open targets of this process per state folder: a target opened inside another one (a test
+# fixture's account, a command's helper) shares its servers and must not stop them at its end.
+_users: dict[Path, int] = {}
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ def _strays(root: Path, known: set[int]) -> list[int]:
 
 
 def _stop_unlocked(root: Path) -> bool:
+    _users.pop(state_dir(root).resolve(), None)  # stopped servers have no users left
     srv = _read(root)
     stopped = False
     if srv is not None:
@@ -285,30 +289,47 @@ def _note(reporter: Reporter | None, message: str) -> None:
         reporter.info(message)
 
 
-def ensure(root: Path, command: str, *, keep: bool = False, reporter: Reporter | None = None) -> LocalServers:
-    """Healthy servers for ``command``: the recorded ones (probed, adopted or repaired), or new ones."""
-    with _guard(root):
-        srv = _read(root)
-        if srv is not None and all(alive(s) for s in srv.all):
-            return _check(root, srv, command, keep, reporter)
-        if srv is not None:
-            gone = [s.describe() for s in srv.all if not alive(s)]
-            _note(reporter, f"{' and '.join(gone)} recorded in {_state_file(root)} is gone: starting new servers")
-            _stop_unlocked(root)
-        known = {s.pid for s in srv.all} if srv else set()
-        for pid in _strays(root, known):
-            _note(reporter, f"stopping a leftover local server (pid {pid}) that {_state_file(root)} does not list")
-            _terminate(Server("fakesnow", pid, 0))
-        db_dir(root).mkdir(parents=True, exist_ok=True)
-        snowflake = _spawn_fakesnow(root)
-        try:
-            s3 = _spawn_moto(root)
-        except LocalAccountError:
-            _terminate(snowflake)
-            raise
-        srv = LocalServers(snowflake, s3, _owner(command, keep))
-        _write(root, srv)
+def ensure(root: Path, command: str, *, keep: bool = False, reporter: Reporter | None = None,
+           counted: bool = True) -> LocalServers:
+    """Healthy servers for ``command``: the recorded ones (probed, adopted or repaired), or new ones.
+    Each ``counted`` call is paired with one ``release`` (``mesh up`` is not: it releases nothing)."""
+    key = state_dir(root).resolve()
+    if counted and _users.get(key) and (srv := running(root)) is not None:
+        _users[key] += 1  # nested in this process: the outer user already checked and owns them
+        if keep and srv.owner is not None and not srv.owner.keep:
+            with _guard(root):
+                srv = replace(srv, owner=_owner(command, True))
+                _write(root, srv)
         return srv
+    with _guard(root):
+        srv = _ensure_unlocked(root, command, keep, reporter)
+    if counted:
+        _users[key] = _users.get(key, 0) + 1
+    return srv
+
+
+def _ensure_unlocked(root: Path, command: str, keep: bool, reporter: Reporter | None) -> LocalServers:
+    srv = _read(root)
+    if srv is not None and all(alive(s) for s in srv.all):
+        return _check(root, srv, command, keep, reporter)
+    if srv is not None:
+        gone = [s.describe() for s in srv.all if not alive(s)]
+        _note(reporter, f"{' and '.join(gone)} recorded in {_state_file(root)} is gone: starting new servers")
+        _stop_unlocked(root)
+    known = {s.pid for s in srv.all} if srv else set()
+    for pid in _strays(root, known):
+        _note(reporter, f"stopping a leftover local server (pid {pid}) that {_state_file(root)} does not list")
+        _terminate(Server("fakesnow", pid, 0))
+    db_dir(root).mkdir(parents=True, exist_ok=True)
+    snowflake = _spawn_fakesnow(root)
+    try:
+        s3 = _spawn_moto(root)
+    except LocalAccountError:
+        _terminate(snowflake)
+        raise
+    srv = LocalServers(snowflake, s3, _owner(command, keep))
+    _write(root, srv)
+    return srv
 
 
 def _check(root: Path, srv: LocalServers, command: str, keep: bool, reporter: Reporter | None) -> LocalServers:
@@ -343,12 +364,16 @@ def _check(root: Path, srv: LocalServers, command: str, keep: bool, reporter: Re
 
 def start(root: Path, *, command: str = "mesh up", reporter: Reporter | None = None) -> LocalServers:
     """``mesh up``: healthy servers that outlive the command."""
-    return ensure(root, command, keep=True, reporter=reporter)
+    return ensure(root, command, keep=True, reporter=reporter, counted=False)
 
 
 def release(root: Path, reporter: Reporter | None = None) -> bool:
     """At the end of a command: stop the servers if this process owns them and nobody else needs
     them; if a live writer (the run-lock holder) uses them, hand them to it. Returns whether stopped."""
+    key = state_dir(root).resolve()
+    _users[key] = max(_users.get(key, 0) - 1, 0)
+    if _users[key]:
+        return False  # another open target of this process still uses them
     with _guard(root):
         srv = _read(root)
         if srv is None or srv.owner is None or srv.owner.pid != os.getpid() or srv.owner.keep:
