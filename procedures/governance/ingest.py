@@ -14,8 +14,8 @@ Quarantine has two levels, and neither blocks the rest of a batch:
 * **a file** (not gzip, empty, unreadable, a header other than the declared columns in their
   order) goes to ``RAW.REJECTED_FILES`` with its reason and line count.
 
-Hence, per file and exactly: landed = loaded + quarantined, or the file is rejected with its
-lines; for a run, landed = loaded + quarantined + lines of rejected files.
+Exactly: per file landed = loaded + quarantined, or it is rejected with its lines; per source
+landed = loaded + quarantined + lines of rejected files.
 
 Exactly once, even with two loaders at once: the promotion is one transaction that first takes
 the source's row of ``RAW.INGEST_LOCKS`` (an UPDATE), then re-reads the ledger and the rejected
@@ -27,10 +27,9 @@ second UPDATE of the row fails with a write-write conflict; the loader rolls bac
 and a DuckDB transaction's snapshot starts at its first statement, the UPDATE. No unique
 constraint is relied on (Snowflake does not enforce them).
 
-Where INGEST() finds the sources: GOVERNANCE_DB.CATALOG.SOURCES, one row per source with the
-manifest's prefix, columns, types and required flags as JSON (:func:`register_sources`), keyed
-by the domain database. The procedure takes no argument (the task graph CALLs ``INGEST()``) and
-ingests the sources of ``CURRENT_DATABASE()``: the graph's tasks live in ``<DB>.STAGING``.
+INGEST() finds the sources in GOVERNANCE_DB.CATALOG.SOURCES (:func:`register_sources`: the
+manifest's prefix and columns as JSON, keyed by the domain database); it takes no argument and
+ingests the sources of ``CURRENT_DATABASE()`` (the graph's tasks live in ``<DB>.STAGING``).
 
 Handler for snowflake.yml: ``governance.ingest.ingest`` -- signature (), returns VARCHAR.
 Stdlib + Snowpark only: this module is zipped into the procedures.
@@ -115,6 +114,7 @@ class Loaded:
     line_errors: list[LineError] = field(default_factory=list)
     file_errors: list[FileError] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)  # the loader's tables, dropped at the end
+    headers: str = ""  # optional: a cheaper relation of the line-1 rows only (the same columns)
 
 
 @dataclass
@@ -132,8 +132,7 @@ class SourceResult:
 
 
 Loader = Callable[[list[str]], Loaded]
-
-LOCK_RETRY_SECONDS = 300.0
+LOCK_RETRY_SECONDS = 300.0  # how long a loader waits for another's promotion (locally: retries)
 
 
 # --------------------------------------------------------------------------- running it
@@ -244,8 +243,8 @@ def _reject_header(session: Any, s: SourceSpec, loaded: Loaded, names: list[str]
                    rejected: dict[str, FileError]) -> None:
     """Files whose line 1 is missing, unreadable or not the declared header: rejected."""
     cols = ", ".join(ident(c.name) for c in s.columns)
-    headers = {str(r[0]): tuple(r[1:]) for r in _run(session, f'SELECT "_FILE", {cols} FROM {loaded.rows} '
-                                                             'WHERE "_LINE" = 1')}
+    headers = {str(r[0]): tuple(r[1:]) for r in _run(session, f'SELECT "_FILE", {cols} '
+                                                             f'FROM {loaded.headers or loaded.rows} WHERE "_LINE" = 1')}
     bad_line1 = {e.file: e.reason for e in loaded.line_errors if e.line == 1}
     why: dict[str, str] = {}
     for f in names:
