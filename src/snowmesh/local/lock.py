@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
@@ -137,6 +138,14 @@ def holder(state: Path, connection: str | None = None) -> Holder | None:
         os.close(fd)
 
 
+def _note(reporter: Reporter | None, message: str) -> None:
+    """Said in one line: through the command's reporter, or as a ``snowmesh.local`` warning."""
+    if reporter is not None:
+        reporter.info(message)
+    else:
+        logging.getLogger("snowmesh.local").warning(message)
+
+
 @contextmanager
 def hold(state: Path, command: str, *, wait: bool = False, connection: str | None = None,
          reporter: Reporter | None = None) -> Iterator[Holder]:
@@ -158,13 +167,12 @@ def hold(state: Path, command: str, *, wait: bool = False, connection: str | Non
                     f"{path} is held by {who}: one writer at a time per state folder",
                     hint="wait for it to finish, or run again with --wait",
                 ) from None
-            if reporter is not None:
-                reporter.info(f"waiting for {who} to release {path}")
+            _note(reporter, f"waiting for {who} to release {path}")
             fcntl.flock(fd, fcntl.LOCK_EX)  # blocks; Ctrl-C interrupts it
         previous = _read_record(fd)
-        if previous is not None and previous.pid != os.getpid() and reporter is not None:
+        if previous is not None and previous.pid != os.getpid():
             # The flock was free, so its last holder ended without clearing its record: it died.
-            reporter.info(f"took over the run lock of {previous.describe()}: that process is gone")
+            _note(reporter, f"took over the run lock of {previous.describe()}: that process is gone")
         me = Holder(os.getpid(), command, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), socket.gethostname())
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)

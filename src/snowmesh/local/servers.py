@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import socket
@@ -285,8 +286,13 @@ def _stop_unlocked(root: Path) -> bool:
 
 
 def _note(reporter: Reporter | None, message: str) -> None:
+    """A restart, an adoption or a takeover is always said, in one line: through the command's
+    reporter, or else as a warning of the ``snowmesh.local`` logger (Python prints an
+    unconfigured logger's warnings on stderr)."""
     if reporter is not None:
         reporter.info(message)
+    else:
+        logging.getLogger("snowmesh.local").warning(message)
 
 
 def ensure(root: Path, command: str, *, keep: bool = False, reporter: Reporter | None = None,
