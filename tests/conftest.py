@@ -65,15 +65,27 @@ def mesh_run(scratch_state: Path) -> Iterator[MeshRun]:
     mesh = load_mesh(ROOT)
     options = LandOptions(clicks=6_000, seed=7, corrupt_fraction=0.003, days=14)
     reporter = SilentReporter()
-    with open_target(ROOT, None, keep_servers=False) as target:
-        report = RunReport(run_id="testrun00001")
-        report.deploy = deploy(target, mesh, reporter)
-        landed = land_mesh(target, mesh, options, reporter)
-        walk_mesh(target, mesh, reporter, report)
-        try:
-            yield MeshRun(target, mesh, report, landed, options)
-        finally:
-            close_sessions_on(target.conn.port)
+    # The servers are kept as `mesh up` keeps them: CLI commands the tests run in this process
+    # would otherwise take them for their own (same PID) and stop them when they end.
+    try:
+        with open_target(ROOT, None, keep_servers=True) as target:
+            report = RunReport(run_id="testrun00001")
+            report.deploy = deploy(target, mesh, reporter)
+            landed = land_mesh(target, mesh, options, reporter)
+            walk_mesh(target, mesh, reporter, report)
+            try:
+                yield MeshRun(target, mesh, report, landed, options)
+            finally:
+                close_sessions_on(target.conn.port)
+    finally:
+        stop_servers()
+
+
+def stop_servers() -> None:
+    """`mesh down` for the state folder SNOWMESH_STATE_DIR points at (a fixture's scratch account)."""
+    from snowmesh.local import servers
+
+    servers.stop(ROOT)
 
 
 def close_sessions_on(port: int) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import close_sessions_on, stop_servers
 
 from snowmesh.cli.main import run_app
 from snowmesh.console import SilentReporter
@@ -29,13 +30,19 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SNOWMESH_STATE_DIR", str(tmp_path_factory.mktemp("contract-cli-state")))
         mesh = load_mesh(ROOT)
-        with target_for(ROOT, None, keep_servers=False) as t:
-            report = RunReport(run_id="setup")
-            deploy(t, mesh, SilentReporter())
-            land_mesh(t, mesh, LandOptions(clicks=2000, days=3), SilentReporter())
-            walk_mesh(t, mesh, SilentReporter(), report)
-            assert report.ok, report.tasks
-            yield t
+        try:  # kept as `mesh up` keeps them: the in-process CLI commands below must not stop them
+            with target_for(ROOT, None, keep_servers=True) as t:
+                report = RunReport(run_id="setup")
+                deploy(t, mesh, SilentReporter())
+                land_mesh(t, mesh, LandOptions(clicks=2000, days=3), SilentReporter())
+                walk_mesh(t, mesh, SilentReporter(), report)
+                assert report.ok, report.tasks
+                try:
+                    yield t
+                finally:
+                    close_sessions_on(t.conn.port)
+        finally:
+            stop_servers()
 
 
 def _audit_rows(t: Any) -> int:

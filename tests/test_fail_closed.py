@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import close_sessions_on, stop_servers
 from snowflake.snowpark import functions as F
 from snowflake.snowpark.types import DecimalType
 
@@ -41,18 +42,18 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SNOWMESH_STATE_DIR", str(tmp_path_factory.mktemp("fail-closed-state")))
         mesh = load_mesh(ROOT)
-        try:
-            with target_for(ROOT, None, keep_servers=False) as target:
+        try:  # kept as `mesh up` keeps them: the in-process `mesh run` below must not stop them
+            with target_for(ROOT, None, keep_servers=True) as target:
                 good = RunReport(run_id="good")
                 good.deploy = deploy(target, mesh, SilentReporter())
                 land_mesh(target, mesh, SMALL, SilentReporter())
                 walk_mesh(target, mesh, SilentReporter(), good)
-                yield target, mesh, good
+                try:
+                    yield target, mesh, good
+                finally:
+                    close_sessions_on(target.conn.port)
         finally:
-            # test_mesh_run_exits_1... runs `mesh run --keep-servers` in this process: stop them here.
-            from snowmesh.local import servers
-
-            servers.stop(ROOT)
+            stop_servers()
 
 
 def _snapshot(target: Any, key: str) -> tuple:
@@ -197,9 +198,7 @@ def test_mesh_run_exits_1_and_reports_the_failure(
     target, _, _ = account
     before = _snapshot(target, PERF)
     _corrupt(monkeypatch)
-    # --keep-servers: the command runs in this process, which already owns this account's servers;
-    # without it the command's exit would stop them under the module's open target.
-    rc = run_app(["run", "-p", str(ROOT), "--clicks", str(SMALL.clicks), "--days", str(SMALL.days), "--keep-servers"])
+    rc = run_app(["run", "-p", str(ROOT), "--clicks", str(SMALL.clicks), "--days", str(SMALL.days)])
     out = capsys.readouterr().out
     assert rc == 1
     assert "FAILED" in out and "minimum(SPEND_USD)" in out.replace("\n", "")
