@@ -115,3 +115,32 @@ def test_the_same_name_with_new_content_is_a_new_file(race) -> None:
     assert (load.files_new, load.rows_loaded) == (1, 1)
     rows = t.sql(f'SELECT "FILE_MD5" FROM "{DB}"."RAW"."INGESTED_FILES" WHERE "FILE_NAME" = %s', (key,))
     assert len(rows) == 2 and len({r[0] for r in rows}) == 2
+
+
+def test_a_ledger_from_before_md5s_is_upgraded_and_its_files_match_by_name(mesh_run) -> None:
+    """A local account deployed before FILE_MD5 existed: the deploy adds the column, and its
+    old rows (no MD5) still mark their files as loaded."""
+    from snowmesh.ingest import ingest_source
+
+    t = mesh_run.target
+    db = "OLDLEDGER_DB"
+    d = dataclasses.replace(mesh_run.mesh.domain("MARKETING"), name="OLDLEDGER", database=db,
+                            bucket="mesh-oldledger-landing", sources=(SOURCE,), products=())
+    t.sql(f'CREATE DATABASE IF NOT EXISTS "{db}"')
+    t.sql(f'CREATE SCHEMA IF NOT EXISTS "{db}"."RAW"')
+    t.sql(f'CREATE TABLE "{db}"."RAW"."INGESTED_FILES" ("SOURCE" VARCHAR NOT NULL, "FILE_NAME" VARCHAR NOT NULL, '
+          '"ROWS_LANDED" NUMBER NOT NULL, "ROWS_LOADED" NUMBER NOT NULL, "ROWS_QUARANTINED" NUMBER NOT NULL, '
+          '"LOADED_AT" TIMESTAMP_NTZ NOT NULL)')
+    old = "race_rows/dt=2026-01-01/part-00000.csv.gz"
+    t.sql(f"INSERT INTO \"{db}\".\"RAW\".\"INGESTED_FILES\" VALUES ('RACE_ROWS', '{old}', 2, 2, 0, SYSDATE())")
+    for s in build_plan(Mesh(mesh_run.mesh.root, (d,)), local=True).all:
+        if s.kind in LOCALLY_EXECUTABLE and s.object_name.startswith(db):
+            t.sql(s.sql)
+    t.s3.create_bucket(Bucket=d.bucket)
+    t.s3.put_object(Bucket=d.bucket, Key=old, Body=gzip.compress(b"ID,AMOUNT\nO1,1.00\nO2,2.00\n"))
+    t.s3.put_object(Bucket=d.bucket, Key="race_rows/dt=2026-01-02/part-00000.csv.gz",
+                    Body=gzip.compress(b"ID,AMOUNT\nN1,1.00\n"))
+    load = ingest_source(t, d, SOURCE, SilentReporter())
+    assert (load.files_new, load.files_skipped, load.rows_loaded) == (1, 1, 1)
+    md5s = dict(t.sql(f'SELECT "FILE_NAME", "FILE_MD5" FROM "{db}"."RAW"."INGESTED_FILES"'))
+    assert md5s[old] is None and md5s["race_rows/dt=2026-01-02/part-00000.csv.gz"]

@@ -164,8 +164,9 @@ class _RealCopy:
     def sql(self, text: str):
         if text.startswith("COPY INTO"):
             self.copies.append(text)
+            into = text.split()[2]  # the loader's own scratch table
             for row in self.landing_rows:
-                self.session.sql(f'INSERT INTO {RAW}."EVENTS_LANDING" ("ID", "AMOUNT", "DAY", "AT", "NOTE", '
+                self.session.sql(f'INSERT INTO {into} ("ID", "AMOUNT", "DAY", "AT", "NOTE", '
                                  f'"_FILE", "_LINE") VALUES ({", ".join(_lit(v) for v in row)})').collect()
             report = self.report
             return type("R", (), {"collect": lambda self: report})()
@@ -193,7 +194,7 @@ def test_the_real_accounts_copy_skips_become_quarantine_and_rejected_rows(levels
     fake = _RealCopy(t.session, landing, report)
     load = shared.ingest_source(fake, DB, source_spec(SOURCE), [shared.StagedFile(f, "m1"), shared.StagedFile(g, "m2")],
                                 qualified_scratch=False)
-    assert fake.copies and "ON_ERROR = CONTINUE" in fake.copies[0]
+    assert fake.copies and "ON_ERROR = CONTINUE" in fake.copies[0] and "EVENTS_LANDING" not in fake.copies[0]
     assert load.rejected == {g: "unreadable: Invalid data encountered during decompression"}
     quarantined = t.sql(f'SELECT "_LINE", "REASON" FROM {RAW}."EVENTS_QUARANTINE" WHERE "_FILE" = %s ORDER BY 1', (f,))
     assert [(int(n), r) for n, r in quarantined] == [(3, first)] + [

@@ -76,7 +76,8 @@ from governance.ingest_sql import (  # noqa: F401  (re-exported: one import for 
     typed_expr,
     typed_select,
 )
-from governance.sql import check_ident, fqn, ident, literal, split_fqn
+from governance.sources import read_sources, register_sources  # noqa: F401  (re-exported)
+from governance.sql import fqn, ident, literal
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def _run(session: Any, sql: str) -> list[Any]:
     return session.sql(sql).collect()
 
 
-def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str]) -> Loaded:
+def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str], *,
+                    qualified_scratch: bool = True) -> Loaded:
     """The real account's loader: COPY ... ON_ERROR = CONTINUE with the load metadata.
 
     COPY skips a record its parser cannot read (field count, encoding) and reports per file
@@ -150,13 +152,17 @@ def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str]
     loads nothing (LOAD_FAILED). The skipped records are the gaps in METADATA$FILE_ROW_NUMBER:
     they are quarantined, the first with COPY's own message. COPY INTO <table>, "Output" and
     ON_ERROR: https://docs.snowflake.com/en/sql-reference/sql/copy-into-table
+
+    Into a session-temporary copy of the landing table, not the shared one: a second loader
+    (a manual run beside the scheduled task) must not TRUNCATE this one's rows.
     """
-    landing = fqn(database, RAW, s.landing_table)
-    _run(session, f"TRUNCATE TABLE {landing}")
+    landing = scratch_table(database, f"{s.name}_COPY", qualified=qualified_scratch)
+    _run(session, create_scratch_sql(landing, [*(f"{ident(c.name)} VARCHAR" for c in s.columns),
+                                               '"_FILE" VARCHAR', '"_LINE" NUMBER']))
     reports = []
     for i in range(0, len(files), COPY_FILES_MAX):
-        reports += _run(session, real_copy_sql(database, s, files[i : i + COPY_FILES_MAX]))
-    out = Loaded(landing)
+        reports += _run(session, real_copy_sql(database, s, files[i : i + COPY_FILES_MAX], into=landing))
+    out = Loaded(landing, scratch=[landing])
     with_errors = {}
     for r in reports:  # file, status, rows_parsed, rows_loaded, error_limit, errors_seen, first_error, first_error_line
         name, status, parsed, loaded = _stage_key(str(r[0])), str(r[1]), int(r[2] or 0), int(r[3] or 0)
@@ -280,7 +286,8 @@ def ingest_source(session: Any, database: str, s: SourceSpec, files: Sequence[St
     names = [f.name for f in files]
     typed = scratch_table(database, s.typed_table, qualified=qualified_scratch)
     _run(session, create_typed_sql(database, s, typed))
-    loaded = (load or (lambda fs: load_from_stage(session, database, s, fs)))(names)
+    loaded = (load or (lambda fs: load_from_stage(session, database, s, fs,
+                                                  qualified_scratch=qualified_scratch)))(names)
     rejected = {e.file: e for e in loaded.file_errors}
     _reject_header(session, s, loaded, names, rejected)
     body = f'(SELECT * FROM {loaded.rows} WHERE "_LINE" > 1{_not_in(sorted(rejected))})'
@@ -345,36 +352,6 @@ def stage_files(session: Any, database: str, s: SourceSpec) -> list[StagedFile]:
         if key.endswith(".csv.gz"):
             out.append(StagedFile(key, str(r[2]).strip('"') if len(r) > 2 and r[2] else None))
     return sorted(out, key=lambda f: f.name)
-
-
-# --------------------------------------------------------------------------- the source registry
-
-
-def register_sources(session: Any, domain: str, database: str, sources: Sequence[SourceSpec],
-                     table: str = SOURCES_TABLE) -> None:
-    """Replace the domain's rows of the source registry (one transaction)."""
-    db, schema, _ = split_fqn(table)
-    name = fqn(*split_fqn(table))
-    cols = ", ".join(f"{ident(c)} {t}" for c, t in SOURCES_COLUMNS)
-    _run(session, f"CREATE SCHEMA IF NOT EXISTS {fqn(db, schema)}")
-    _run(session, f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
-    _run(session, "BEGIN")
-    try:
-        _run(session, f'DELETE FROM {name} WHERE "DOMAIN" = {literal(check_ident(domain))}')
-        if sources:
-            values = ", ".join(f"({literal(domain)}, {literal(check_ident(database))}, {literal(s.name)}, "
-                               f"{literal(s.to_json())})" for s in sources)
-            _run(session, f"INSERT INTO {name} ({', '.join(ident(c) for c, _ in SOURCES_COLUMNS)}) VALUES {values}")
-        _run(session, "COMMIT")
-    except Exception:
-        _run(session, "ROLLBACK")
-        raise
-
-
-def read_sources(session: Any, database: str, table: str = SOURCES_TABLE) -> list[SourceSpec]:
-    rows = _run(session, f'SELECT "SPEC" FROM {fqn(*split_fqn(table))} '
-                         f'WHERE "DATABASE_NAME" = {literal(check_ident(database))} ORDER BY "SOURCE"')
-    return [SourceSpec.from_dict(json.loads(r[0])) for r in rows]
 
 
 def ingest_database(session: Any, database: str, sources: Sequence[SourceSpec]) -> list[SourceResult]:

@@ -197,19 +197,20 @@ def file_format(database: str, name: str = INGEST_FORMAT) -> str:
     return f"FILE_FORMAT = (FORMAT_NAME = {literal('.'.join(split_fqn(f'{database}.{RAW}.{name}')))})"
 
 
-def real_copy_sql(database: str, s: SourceSpec, files: Sequence[str]) -> str:
+def real_copy_sql(database: str, s: SourceSpec, files: Sequence[str], into: str | None = None) -> str:
     """Real account: one COPY from the external stage, file name and record number from the metadata.
 
     ON_ERROR = CONTINUE: a record COPY cannot parse is skipped and counted, never the whole
     statement (Snowflake's default ABORT_STATEMENT would fail INGEST on every run until someone
     removed the file). governance.ingest.load_from_stage turns the skips into quarantine rows.
     https://docs.snowflake.com/en/sql-reference/sql/copy-into-table (copy options: ON_ERROR)
+    ``into``: the (scratch) table to load, by default the source's landing table.
     """
     names = ", ".join(ident(c.name) for c in s.columns)
     positions = ", ".join(f"${i}" for i in range(1, len(s.columns) + 1))
     # SKIP_HEADER = 0 in the format, so METADATA$FILE_ROW_NUMBER 1 is the header, line 1.
     return (
-        f"COPY INTO {fqn(database, RAW, s.landing_table)} ({names}, \"_FILE\", \"_LINE\") "
+        f"COPY INTO {into or fqn(database, RAW, s.landing_table)} ({names}, \"_FILE\", \"_LINE\") "
         f"FROM (SELECT {positions}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER "
         f"FROM @{fqn(database, RAW, STAGE)}) FILES = ({', '.join(literal(f) for f in files)}) "
         f"{file_format(database)} ON_ERROR = CONTINUE"
