@@ -73,7 +73,7 @@ def test_real_mesh_passes_every_check(mesh):
     assert report.ok, [v.to_dict() for v in report.violations]
     assert [c.id for c in report.checks] == [
         "graph", "isolation", "consumer-surface", "procedures", "consumers", "procedure-usage", "governance",
-        "policies", "senders", "readers", "terraform-drift"]
+        "policies", "senders", "readers", "lineage", "terraform-drift"]
     assert not any(c.skipped for c in report.checks)  # Terraform was read and compared too
 
 
@@ -89,7 +89,7 @@ def test_cli_clean_mesh_exits_0_text_and_json(capsys):
     assert rc == 0 and "clean: every check holds" in out
     rc, out, _ = _cli(capsys, "--project", str(ROOT), "--format", "json")
     doc = json.loads(out)
-    assert rc == 0 and doc["ok"] and doc["violations"] == 0 and len(doc["checks"]) == 11
+    assert rc == 0 and doc["ok"] and doc["violations"] == 0 and len(doc["checks"]) == 12
 
 
 def test_clean_fixture_mesh_with_other_names_passes(capsys):

@@ -38,7 +38,7 @@ def test_account_policies_are_rendered_and_parse(mesh) -> None:
         "VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP_NTZ"}
     assert all(not s.locally_executable for s in gov)  # recorded on the local account, never pretended
     fitted = check_all(sql)
-    assert fitted == {"sqlglot:Create": 2, "create masking policy": 6, "alter masking policy body": 6,
+    assert fitted == {"sqlglot:Create": 3, "create masking policy": 6, "alter masking policy body": 6,
                       "alter tag masking policy": 6}, fitted
     for s in policies:  # the policy body itself is a real expression tree
         body = s.split(" -> ", 1)[1].split(" COMMENT = ")[0]
@@ -54,7 +54,8 @@ def test_confidential_columns_of_published_views_are_tagged(mesh) -> None:
     tags = [s.sql for s in publish_statements(mesh, p) if s.kind == Kind.TAG]
     assert ('ALTER VIEW "MARKETING_DB"."PRODUCTS"."CAMPAIGN_PERFORMANCE_V1" MODIFY COLUMN "SPEND_USD" SET TAG '
             "\"GOVERNANCE_DB\".\"CATALOG\".\"CLASSIFICATION\" = 'confidential', "
-            "\"GOVERNANCE_DB\".\"CATALOG\".\"DATA_DOMAIN\" = 'MARKETING'") in tags
+            "\"GOVERNANCE_DB\".\"CATALOG\".\"DATA_DOMAIN\" = 'MARKETING', "
+            "\"GOVERNANCE_DB\".\"CATALOG\".\"UNMASK_FOR\" = ',FINANCE,'") in tags  # the contract's allow-list
     assert len(tags) == 3  # SPEND_USD, CLICK_COST_USD, CPC_USD; internal and public columns stay clear
 
 
@@ -136,7 +137,7 @@ def test_first_deploy_sets_every_tag_policy(mesh, monkeypatch) -> None:
     sent, said = _deploy(mesh, EnterpriseAccount([], []), monkeypatch)  # no tag yet: nothing is asked of it
     assert _tag_sql(sent) == [f'ALTER TAG {TAG} SET MASKING POLICY "GOVERNANCE_DB"."CATALOG"."MASK_{t}"'
                               for t in TYPES]
-    assert said[-1] == "policies: Enterprise edition: 20 tag/masking statement(s) applied"  # 2 tags, 6 x 3
+    assert said[-1] == "policies: Enterprise edition: 21 tag/masking statement(s) applied"  # 3 tags, 6 x 3
 
 
 def test_second_deploy_sets_no_tag_policy(mesh, monkeypatch) -> None:
@@ -147,7 +148,7 @@ def test_second_deploy_sets_no_tag_policy(mesh, monkeypatch) -> None:
     asked = [q for q in account.ran if "POLICY_REFERENCES" in q]
     assert asked and all("REF_ENTITY_NAME => 'GOVERNANCE_DB.CATALOG.CLASSIFICATION', REF_ENTITY_DOMAIN => 'TAG'" in q
                          for q in asked)
-    assert said[-1] == "policies: Enterprise edition: 14 tag/masking statement(s) applied, 6 tag policy(ies) already set"
+    assert said[-1] == "policies: Enterprise edition: 15 tag/masking statement(s) applied, 6 tag policy(ies) already set"
     # The policies themselves still converge: CREATE IF NOT EXISTS, then SET BODY to the rendered body.
     bodies = [s.sql for s in sent if s.sql.startswith("ALTER MASKING POLICY")]
     assert len(bodies) == len(TYPES)

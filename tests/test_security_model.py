@@ -244,15 +244,64 @@ def test_5_proof_8_catches_an_analyst_reaching_a_table() -> None:
     assert audit_plan(MESH).check("readers").ok
 
 
-@pytest.mark.xfail(strict=True, reason="defect 6 open: no per-contract allow-list yet; the masking policy unmasks a "
-                   "producer's column for its own engineers only, so Finance's owner's-rights BUILD_CAMPAIGN_ROI "
-                   "(owner FINANCE_ENGINEER, IS_ROLE_IN_SESSION sees the owner) would read SPEND_USD as NULL, and "
-                   "no gate checks that a derived column carries its input's classification")
-def test_6_a_consumer_pipeline_reads_what_the_producer_allows_and_cannot_launder_it() -> None:
+def test_6_a_consumer_pipeline_reads_what_the_producer_allows() -> None:
+    """Finance's BUILD_CAMPAIGN_ROI runs with its owner's rights (FINANCE_ENGINEER), so the policy sees
+    that role: it reads Marketing's SPEND_USD in clear only because Marketing's contract allows
+    FINANCE (tag unmask-for:FINANCE -> UNMASK_FOR = ',FINANCE,' on the view column -> one WHEN)."""
     from snowmesh import policies
+    from snowmesh.deploy.plan import publish_statements
 
     body = next(s.sql for s in policies.account_statements(MESH) if s.sql.startswith("CREATE MASKING POLICY"))
-    assert "UNMASK_FOR" in body
+    assert ("WHEN CONTAINS(COALESCE(SYSTEM$GET_TAG_ON_CURRENT_COLUMN('GOVERNANCE_DB.CATALOG.UNMASK_FOR'), ''), "
+            "',FINANCE,') AND IS_ROLE_IN_SESSION('FINANCE_ENGINEER') THEN VAL") in body
+    assert "UNMASK_FOR'), ''), ',FINANCE,') AND IS_ROLE_IN_SESSION('FINANCE_ANALYST')" not in body  # pipelines only
+    perf = MESH.product("MARKETING.CAMPAIGN_PERFORMANCE")
+    tags = [s.sql for s in publish_statements(MESH, perf) if '"SPEND_USD"' in s.sql]
+    assert tags and all('"GOVERNANCE_DB"."CATALOG"."UNMASK_FOR" = \',FINANCE,\'' in t for t in tags)
+    others = [s.sql for s in publish_statements(MESH, perf) if '"CPC_USD"' in s.sql]
+    assert others and not any("UNMASK_FOR" in t for t in others)  # not allowed: stays masked for Finance
+    report = audit_plan(MESH).check("lineage")
+    assert report.ok and any("CAMPAIGN_ROI.ROI (confidential) <- MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1.SPEND_USD"
+                             in p for p in report.proven)
+
+
+def _mesh_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    for sub in ("domains", "contracts", "procedures"):
+        shutil.copytree(ROOT / sub, tmp_path / sub)
+    return tmp_path
+
+
+def test_6_without_the_allow_list_the_consumer_build_is_caught(tmp_path) -> None:
+    from snowmesh.access.lineage import check_lineage
+
+    root = _mesh_copy(tmp_path)
+    path = root / "contracts" / "marketing" / "campaign_performance" / "v1.json"
+    path.write_text(path.read_text().replace(', "x-tags": ["unmask-for:FINANCE"]', ""))
+    messages = [v.message for v in check_lineage(load_mesh(root)).violations]
+    assert len(messages) == 3 and all("does not allow FINANCE's pipeline to read it in clear" in m for m in messages)
+
+
+def test_6_a_derived_column_cannot_launder_its_input(tmp_path) -> None:
+    from snowmesh.access.lineage import check_lineage
+
+    root = _mesh_copy(tmp_path)
+    path = root / "contracts" / "finance" / "campaign_roi" / "v1.json"
+    doc = json.loads(path.read_text())
+    doc["properties"]["ROI"]["x-classification"] = "internal"
+    path.write_text(json.dumps(doc, indent=2))
+    messages = [v.message for v in check_lineage(load_mesh(root)).violations]
+    assert messages == [
+        ("FINANCE.CAMPAIGN_ROI.ROI is derived from MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1.SPEND_USD "
+         "(confidential) but contracts/finance/campaign_roi/v1.json classifies it internal: a consumer would read "
+         "it unmasked (launders the input)")]
+    handler = root / "procedures" / "finance" / "campaign_roi.py"
+    src = handler.read_text()
+    handler.write_text(src[:src.index("LINEAGE = {")] + src[src.index("}\n", src.index("LINEAGE = {")) + 2:])
+    messages = [v.message for v in check_lineage(load_mesh(root)).violations]
+    assert any("reads MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1, whose SPEND_USD, CLICK_COST_USD, CPC_USD are "
+               "protected, but procedures/finance/campaign_roi.py declares no LINEAGE" in m for m in messages)
 
 
 def test_7_analyst_procedures_return_what_their_callers_may_see() -> None:

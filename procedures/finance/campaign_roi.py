@@ -23,6 +23,15 @@ INPUTS = (
     "MARKETING_DB.PRODUCTS.AD_CLICKS_V1",
 )
 OUTPUT = "FINANCE_DB.STAGING.CAMPAIGN_ROI"
+# Column lineage from protected input columns (docs/security.md, "Who sees clear values"): every
+# output column derived from one, with its sources. `mesh audit access` (proof 9) holds the output
+# to at least the source's classification, and Marketing's contract must allow FINANCE's pipeline
+# to read SPEND_USD in clear (x-tags "unmask-for:FINANCE"), else this build would read NULLs.
+LINEAGE = {
+    "SPEND_USD": ("MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1.SPEND_USD",),
+    "ROI": ("MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1.SPEND_USD",),
+    "ROAS": ("MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1.SPEND_USD",),
+}
 
 
 def attributed_revenue(session: Session) -> DataFrame:

@@ -40,6 +40,11 @@ from snowmesh.manifest.model import PRODUCTS, Domain, Mesh
 GOVERNANCE_DB, POLICY_SCHEMA = "GOVERNANCE_DB", "CATALOG"
 CLASSIFICATION_TAG = (GOVERNANCE_DB, POLICY_SCHEMA, "CLASSIFICATION")
 DOMAIN_TAG = (GOVERNANCE_DB, POLICY_SCHEMA, "DATA_DOMAIN")
+# The producer's allow-list on a column: ',<CONSUMER>,...,' -- the consumer domains whose pipelines
+# (their engineer role: owner's-rights builds and tasks) may read the column in clear. Declared in
+# the contract as a column tag "unmask-for:<DOMAIN>" (x-tags: it travels through ODCS as a tag).
+UNMASK_TAG = (GOVERNANCE_DB, POLICY_SCHEMA, "UNMASK_FOR")
+UNMASK_PREFIX = "unmask-for:"
 ADMIN_UNMASK_ROLE = "GOVERNANCE_UNMASK"
 # Contract classes that are masked. "restricted" is where PII belongs (docs/contracts.md: public <
 # internal < confidential < restricted); "pii" is accepted too should contracts ever spell it so.
@@ -79,15 +84,22 @@ def account_statements(mesh: Mesh) -> list[Statement]:
     out = []
     out.append(r.tag(*CLASSIFICATION_TAG, PROTECTED, comment="x-classification of a protected product column"))
     out.append(r.tag(*DOMAIN_TAG, [d.name for d in mesh.domains], comment="domain that owns a product column"))
+    out.append(r.tag(*UNMASK_TAG, [], comment="consumer domains whose pipelines read a protected column in clear"))
     unmask = [(d.name, role) for d in mesh.domains for role in unmask_roles(d)]
+    allow = {"allow": [(d.name, d.engineer_role) for d in mesh.domains], "allow_tag": UNMASK_TAG}
     for type_, masked in _MASKED.items():
         out.append(r.masking_policy(*policy_name(type_), type_, unmask, DOMAIN_TAG, ADMIN_UNMASK_ROLE, masked,
-                                    comment="tag-based: masks columns tagged CLASSIFICATION"))
+                                    comment="tag-based: masks columns tagged CLASSIFICATION", **allow))
         # IF NOT EXISTS keeps an old body; SET BODY brings it to the rendered one (same body: no-op).
-        out.append(r.masking_policy_body(*policy_name(type_), unmask, DOMAIN_TAG, ADMIN_UNMASK_ROLE, masked))
+        out.append(r.masking_policy_body(*policy_name(type_), unmask, DOMAIN_TAG, ADMIN_UNMASK_ROLE, masked, **allow))
     for type_ in _MASKED:
         out.append(r.tag_masking_policy(CLASSIFICATION_TAG, policy_name(type_)))
     return out
+
+
+def unmask_for(prop: dict[str, Any]) -> list[str]:
+    """The consumer domains a contract column's tags allow to read it in clear ("unmask-for:FINANCE")."""
+    return sorted(str(t)[len(UNMASK_PREFIX):] for t in prop.get("x-tags", ()) if str(t).startswith(UNMASK_PREFIX))
 
 
 def protected_columns(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -106,8 +118,13 @@ def view_tag_statements(mesh: Mesh, domain: str, view: str, doc: dict[str, Any])
     """Tag every protected column of a published view (re-run after each CREATE OR REPLACE VIEW)."""
     d = mesh.domain(domain)
     name = (d.database, PRODUCTS, view)
-    return [r.column_tags(name, col, [(CLASSIFICATION_TAG, cls), (DOMAIN_TAG, d.name)])
-            for col, cls, _ in protected_columns(doc)]
+    out = []
+    for col, cls, _ in protected_columns(doc):
+        tags = [(CLASSIFICATION_TAG, cls), (DOMAIN_TAG, d.name)]
+        if allowed := unmask_for(doc["properties"][col]):
+            tags.append((UNMASK_TAG, f",{','.join(allowed)},"))
+        out.append(r.column_tags(name, col, tags))
+    return out
 
 
 # --- edition and apply (side effects) ------------------------------------------------------
@@ -254,7 +271,26 @@ def apply_governed(target: Any, statements: Sequence[Statement], reporter: Any, 
     return apply(target, c.statements, reporter, description=description)
 
 
-__all__ = ["ADMIN_UNMASK_ROLE", "CLASSIFICATION_TAG", "DOMAIN_TAG", "PROTECTED", "Converged", "account_statements",
-           "apply_governed", "attached_policies", "attached_policies_sql", "converge", "converge_tag_policies",
-           "detect_edition", "policy_name", "policy_type", "protected_columns", "split_governed",
-           "tag_exists_sql", "unmask_roles", "view_tag_statements"]
+__all__ = [
+    "ADMIN_UNMASK_ROLE",
+    "CLASSIFICATION_TAG",
+    "DOMAIN_TAG",
+    "PROTECTED",
+    "UNMASK_TAG",
+    "Converged",
+    "account_statements",
+    "apply_governed",
+    "attached_policies",
+    "attached_policies_sql",
+    "converge",
+    "converge_tag_policies",
+    "detect_edition",
+    "policy_name",
+    "policy_type",
+    "protected_columns",
+    "split_governed",
+    "tag_exists_sql",
+    "unmask_for",
+    "unmask_roles",
+    "view_tag_statements",
+]

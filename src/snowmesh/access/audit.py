@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from snowmesh.access.grants import plan_graph
+from snowmesh.access.lineage import check_lineage
 from snowmesh.access.policies import check_policies
 from snowmesh.access.procs import read_declarations
 from snowmesh.access.readers import check_readers
@@ -59,7 +60,7 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
     senders = check_senders(graph, to_send(stmts, local=False),
                             view_owners={d.database: view_owner(d) for d in mesh.domains})
     return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan",
-                       [*prove(ctx), check_policies(mesh), senders, check_readers(mesh, graph), drift])
+                       [*prove(ctx), check_policies(mesh), senders, check_readers(mesh, graph), check_lineage(mesh), drift])
 
 
 def audit_account(mesh: Mesh, query: Query, name: str) -> AuditReport:

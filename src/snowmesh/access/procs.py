@@ -29,6 +29,8 @@ class ProcedureDecl:
     inputs: tuple[tuple[str, str, str], ...]
     output: tuple[str, str, str]
     runs_as: str  # owner's rights: the owning domain's ENGINEER role
+    # LINEAGE: output column -> the protected input columns (DB.SCHEMA.VIEW.COLUMN) it derives from
+    lineage: tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...] = ()
 
     @property
     def expected_output(self) -> tuple[str, str, str]:
@@ -79,7 +81,7 @@ def _constants(path: Path, rel: Path) -> dict[str, object]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) else []
         for t in targets:
-            if isinstance(t, ast.Name) and t.id in ("INPUTS", "OUTPUT") and node.value is not None:
+            if isinstance(t, ast.Name) and t.id in ("INPUTS", "OUTPUT", "LINEAGE") and node.value is not None:
                 try:
                     out[t.id] = ast.literal_eval(node.value)
                 except ValueError:
@@ -114,7 +116,32 @@ def read_declaration(mesh: Mesh, product: Product) -> ProcedureDecl:
         inputs=tuple(_fqn(rel, f"INPUTS[{i}]", v) for i, v in enumerate(inputs)),
         output=_fqn(rel, "OUTPUT", consts["OUTPUT"]),
         runs_as=mesh.domain(product.domain).engineer_role,
+        lineage=_lineage(rel, consts.get("LINEAGE", {})),
     )
+
+
+def _lineage(rel: Path, value: object) -> tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]:
+    if not isinstance(value, dict):
+        raise InputError(f"{rel}: LINEAGE must be a dict of output column -> tuple of DB.SCHEMA.VIEW.COLUMN")
+    out = []
+    for col, sources in value.items():
+        where = f"LINEAGE[{col!r}]"
+        if not isinstance(sources, tuple | list) or not sources:
+            raise InputError(f"{rel}: {where} must be a non-empty tuple of DB.SCHEMA.VIEW.COLUMN names")
+        names = []
+        for i, src in enumerate(sources):
+            if not isinstance(src, str) or src.count(".") != 3:
+                raise InputError(f"{rel}: {where}[{i}]: {src!r} is not a DB.SCHEMA.VIEW.COLUMN name")
+            try:
+                db, schema, view, column = (strict_ident(part) for part in src.split("."))
+            except IdentifierError as exc:
+                raise InputError(f"{rel}: {where}[{i}]: {exc}") from None
+            names.append((db, schema, view, column))
+        try:
+            out.append((strict_ident(col), tuple(names)))
+        except IdentifierError as exc:
+            raise InputError(f"{rel}: {where}: {exc}") from None
+    return tuple(out)
 
 
 def read_declarations(mesh: Mesh) -> list[ProcedureDecl]:

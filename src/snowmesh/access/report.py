@@ -21,6 +21,8 @@ CHECKS: dict[str, str] = {
     "senders": "7. every statement a real account's deploy sends can be executed by its sender, in plan order "
                "(statement kind -> privilege table, access/senders.NEEDS)",
     "readers": "8. analysts read published views only: nothing in RAW or STAGING, no table",
+    "lineage": "9. a column derived from a protected input carries at least its classification, and a consumer's "
+               "pipeline reads a producer's protected column only where the producer's contract allows it",
     "terraform-drift": "Terraform's consumer and governance grants equal the rendered SQL grants",
     "account-drift": "the account's grants equal what the manifests declare",
 }  # fmt: skip

@@ -220,15 +220,18 @@ POLICY_TYPES = ("VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "DATE", "TIMESTAMP_NTZ"
 
 
 def tag(db: str, schema_name: str, name: str, allowed_values: Sequence[str], comment: str = "") -> Statement:
-    values = ", ".join(literal(v) for v in allowed_values)
-    sql = f"CREATE TAG IF NOT EXISTS {fqn(db, schema_name, name)} ALLOWED_VALUES {values}"
+    """``allowed_values`` empty: any string value (a list of domains, say)."""
+    sql = f"CREATE TAG IF NOT EXISTS {fqn(db, schema_name, name)}"
+    if allowed_values:
+        sql += " ALLOWED_VALUES " + ", ".join(literal(v) for v in allowed_values)
     if comment:
         sql += f" COMMENT = {literal(comment)}"
     return Statement(Kind.TAG, f"{db}.{schema_name}.{name}", sql)
 
 
 def masking_policy(db: str, schema_name: str, name: str, type_: str, unmask: Sequence[tuple[str, str]],
-                   domain_tag: Sequence[str], admin_role: str, masked: str, comment: str = "") -> Statement:
+                   domain_tag: Sequence[str], admin_role: str, masked: str, comment: str = "", *,
+                   allow: Sequence[tuple[str, str]] = (), allow_tag: Sequence[str] = ()) -> Statement:
     """A tag-based masking policy: the real value for ``admin_role`` or for the unmask role of the
     domain that owns the column (read from ``domain_tag`` on the column), ``masked`` otherwise.
 
@@ -241,7 +244,7 @@ def masking_policy(db: str, schema_name: str, name: str, type_: str, unmask: Seq
     """
     if type_ not in POLICY_TYPES:
         raise ValueError(f"no masking policy for type {type_!r}")
-    body = masking_body(unmask, domain_tag, admin_role, masked)
+    body = masking_body(unmask, domain_tag, admin_role, masked, allow=allow, allow_tag=allow_tag)
     sql = (f"CREATE MASKING POLICY IF NOT EXISTS {fqn(db, schema_name, name)} AS (VAL {type_}) "
            f"RETURNS {type_} -> {body}")
     if comment:
@@ -276,21 +279,34 @@ def drop_view(db: str, schema_name: str, name: str) -> Statement:
 
 # --- policy convergence (snowmesh.policies: CREATE ... IF NOT EXISTS never updates a body) ---
 
-def masking_body(unmask: Sequence[tuple[str, str]], domain_tag: Sequence[str], admin_role: str, masked: str) -> str:
-    """The CASE expression of :func:`masking_policy` (shared with :func:`masking_policy_body`)."""
+def masking_body(unmask: Sequence[tuple[str, str]], domain_tag: Sequence[str], admin_role: str, masked: str, *,
+                 allow: Sequence[tuple[str, str]] = (), allow_tag: Sequence[str] = ()) -> str:
+    """The CASE expression of :func:`masking_policy` (shared with :func:`masking_policy_body`).
+
+    ``allow`` ((consumer domain, role), ...) with ``allow_tag``: the column's allow-list tag holds
+    ',<DOMAIN>,...,' (the producer's contract names the consumers whose pipelines may read it), and
+    the consumer's role then sees the value."""
     tag_name = literal(".".join(check_ident(p) for p in domain_tag))
     whens = " ".join(
         f"WHEN SYSTEM$GET_TAG_ON_CURRENT_COLUMN({tag_name}) = {literal(check_ident(d))} "
         f"AND IS_ROLE_IN_SESSION({literal(check_ident(role))}) THEN VAL"
         for d, role in unmask
     )
+    if allow:
+        allowed = literal(".".join(check_ident(p) for p in allow_tag))
+        whens += "".join(
+            f" WHEN CONTAINS(COALESCE(SYSTEM$GET_TAG_ON_CURRENT_COLUMN({allowed}), ''), {literal(f',{check_ident(d)},')}) "
+            f"AND IS_ROLE_IN_SESSION({literal(check_ident(role))}) THEN VAL"
+            for d, role in allow
+        )
     return f"CASE WHEN IS_ROLE_IN_SESSION({literal(check_ident(admin_role))}) THEN VAL {whens} ELSE {masked} END"
 
 
 def masking_policy_body(db: str, schema_name: str, name: str, unmask: Sequence[tuple[str, str]],
-                        domain_tag: Sequence[str], admin_role: str, masked: str) -> Statement:
+                        domain_tag: Sequence[str], admin_role: str, masked: str, *,
+                        allow: Sequence[tuple[str, str]] = (), allow_tag: Sequence[str] = ()) -> Statement:
     """ALTER MASKING POLICY ... SET BODY: an existing policy takes the rendered body (same value: no-op)."""
-    body = masking_body(unmask, domain_tag, admin_role, masked)
+    body = masking_body(unmask, domain_tag, admin_role, masked, allow=allow, allow_tag=allow_tag)
     sql = f"ALTER MASKING POLICY {fqn(db, schema_name, name)} SET BODY -> {body}"
     return Statement(Kind.MASKING_POLICY, f"{db}.{schema_name}.{name}", sql)
 
