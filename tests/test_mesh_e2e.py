@@ -130,6 +130,8 @@ def test_roi_matches_an_independent_pandas_computation(mesh_run) -> None:
 
 
 def test_zero_copy_finance_holds_no_marketing_data(mesh_run) -> None:
+    """By name and by what the handler reads; tests/test_zero_copy.py checks by content (row hashes)
+    and by the handlers' declared outputs, which a copy under any other name fails."""
     t = mesh_run.target
     finance_objects = {
         name for (name,) in t.sql(
