@@ -81,6 +81,49 @@ variable "governance" {
   })
 }
 
+variable "federation" {
+  description = "Products published on BigQuery and Azure Synapse too, per target keyed <DOMAIN>.<PRODUCT>: names, the view SQL rendered from the contract, columns and the declared readers. Generated (snowmesh.federation)."
+  type = object({
+    bigquery = map(object({
+      domain        = string
+      owner         = string
+      product       = string
+      major         = number
+      project       = string
+      dataset       = string
+      view          = string
+      view_sql      = string
+      export_table  = string
+      export_prefix = string
+      schema_json   = string
+      labels        = map(string)
+      readers       = list(string)
+      group_readers = list(string)
+      user_readers  = list(string)
+    }))
+    synapse = map(object({
+      domain        = string
+      owner         = string
+      product       = string
+      major         = number
+      workspace     = string
+      database      = string
+      view          = string
+      view_sql      = string
+      export_table  = string
+      export_prefix = string
+      setup_sql     = string
+      reader_sql    = string
+      readers       = list(string)
+      role_assignments = map(object({
+        principal_type = string
+        principal_id   = string
+      }))
+    }))
+  })
+  default = { bigquery = {}, synapse = {} }
+}
+
 # ---------------------------------------------------------------------------------------
 # Set per account in terraform.tfvars (see terraform.tfvars.example).
 # ---------------------------------------------------------------------------------------
@@ -171,4 +214,88 @@ variable "tags" {
   description = "Extra tags for every AWS resource (Project and ManagedBy are always set)."
   type        = map(string)
   default     = {}
+}
+
+# --- the federation layer (federation.tf); needed only when a product declares the target ---
+
+variable "gcp_location" {
+  description = "BigQuery location of the federated datasets (US, EU, or a region); the export bucket must be in it."
+  type        = string
+  default     = "US"
+}
+
+variable "gcs_export_bucket" {
+  description = "GCS bucket Snowflake's FEDERATION_GCS stages write the Parquet exports to. null: no BigQuery target is declared."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.federation.bigquery) == 0 || var.gcs_export_bucket != null
+    error_message = "A product federates to BigQuery: set gcs_export_bucket."
+  }
+}
+
+variable "gcp_kms_key_name" {
+  description = "Cloud KMS key (projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>) for the federated datasets' tables."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.federation.bigquery) == 0 || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.gcp_kms_key_name))
+    error_message = "A product federates to BigQuery: set gcp_kms_key_name to a Cloud KMS key name."
+  }
+}
+
+variable "azure_resource_group" {
+  description = "Resource group of the federated products' Synapse workspaces. null: no Synapse target is declared."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.federation.synapse) == 0 || var.azure_resource_group != null
+    error_message = "A product federates to Synapse: set azure_resource_group."
+  }
+}
+
+variable "azure_location" {
+  description = "Azure region of the Synapse workspaces (the export storage account's region)."
+  type        = string
+  default     = "westeurope"
+}
+
+variable "azure_export_filesystem_id" {
+  description = "ADLS Gen2 filesystem Snowflake's FEDERATION_AZURE stages write to, as azurerm identifies it: https://<account>.dfs.core.windows.net/<filesystem> (also the workspaces' default storage)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.federation.synapse) == 0 || can(regex("^https://[a-z0-9]{3,24}\\.dfs\\.core\\.windows\\.net/[a-z0-9][a-z0-9-]{2,62}$", var.azure_export_filesystem_id))
+    error_message = "A product federates to Synapse: set azure_export_filesystem_id to https://<account>.dfs.core.windows.net/<filesystem>."
+  }
+}
+
+variable "azure_export_storage_account_id" {
+  description = "Resource id of the storage account holding the export filesystem."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.federation.synapse) == 0 || var.azure_export_storage_account_id != null
+    error_message = "A product federates to Synapse: set azure_export_storage_account_id."
+  }
+}
+
+variable "azure_sql_admin" {
+  description = "Entra principal (login, object id, tenant id) administering the Synapse workspaces' SQL; Entra-only authentication, no password."
+  type = object({
+    login     = string
+    object_id = string
+    tenant_id = string
+  })
+  default = null
+
+  validation {
+    condition     = length(var.federation.synapse) == 0 || var.azure_sql_admin != null
+    error_message = "A product federates to Synapse: set azure_sql_admin."
+  }
 }

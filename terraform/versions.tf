@@ -13,5 +13,14 @@ terraform {
       source  = "snowflakedb/snowflake"
       version = "~> 2.18"
     }
+    # The federation layer (federation.tf, docs/federation.md).
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 7.0, < 8.0"
+    }
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 4.0, < 5.0"
+    }
   }
 }

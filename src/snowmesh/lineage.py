@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from snowmesh.access.procs import manifest_inputs, read_declaration
+from snowmesh.federation import target_view
 from snowmesh.manifest.model import PRODUCTS, RAW, Mesh, Product
 
 SOURCE, RAW_TABLE, PRODUCT = "source", "raw", "product"
@@ -41,6 +42,9 @@ class Lineage:
     edges: list[Edge] = field(default_factory=list)
     # Handler declarations that disagree with the manifest (the access audit fails on them too).
     warnings: list[str] = field(default_factory=list)
+    # Published view id -> where it is federated (snowmesh.federation.target_view). Not graph
+    # edges: the copies live outside the account, and impact/audit walk only the account's graph.
+    federation: dict[str, list[str]] = field(default_factory=dict)
 
     def add_node(self, node: Node) -> None:
         self.nodes.setdefault(node.id, node)
@@ -70,6 +74,7 @@ class Lineage:
                 outs = [e.dst for e in self.edges if e.src == n.id]
                 lines.append(f"{n.id}  [{n.kind}, {n.domain}]")
                 lines += [f"  -> {o}" for o in outs]
+                lines += [f"  => {t} (federated)" for t in self.federation.get(n.id, ())]
         return "\n".join(lines) + "\n"
 
     def to_mermaid(self) -> str:
@@ -83,6 +88,7 @@ class Lineage:
                 lines.append(f"    {n.safe_id}{left}{n.id}{right}")
             lines.append("  end")
         lines += [f"  {self.nodes[e.src].safe_id} --> {self.nodes[e.dst].safe_id}" for e in self.edges]
+        lines += [f"  %% federated: {v} to {t}" for v, ts in self.federation.items() for t in ts]
         return "\n".join(lines) + "\n"
 
     def to_dot(self) -> str:
@@ -94,6 +100,7 @@ class Lineage:
                 lines.append(f'    {n.safe_id} [label="{_dot_escape(n.id)}", shape={shapes[n.kind]}];')
             lines.append("  }")
         lines += [f"  {self.nodes[e.src].safe_id} -> {self.nodes[e.dst].safe_id};" for e in self.edges]
+        lines += [f"  // federated: {v} to {t}" for v, ts in self.federation.items() for t in ts]
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -119,6 +126,8 @@ def build_lineage(mesh: Mesh) -> Lineage:
     views = {(mesh.domain(p.domain).database, PRODUCTS, p.view): p for p in mesh.products}
     for p in mesh.products_in_order():
         g.add_node(Node(view_id(mesh, p), PRODUCT, p.domain, p.key))
+        if p.federation:
+            g.federation[view_id(mesh, p)] = [target_view(p, f) for f in p.federation]
     for p in mesh.products_in_order():
         decl = read_declaration(mesh, p)
         declared, expected = set(decl.inputs), manifest_inputs(mesh, p)

@@ -28,6 +28,7 @@ def product_detail(project: Path, name: str, today: date | None = None) -> dict[
     """Everything ``product show`` prints, as data (also its ``--format json``)."""
     from governance.contract import parse_contract
     from snowmesh import policies, versions
+    from snowmesh.federation import target_view
     from snowmesh.manifest import load_mesh
 
     mesh = load_mesh(project)
@@ -55,6 +56,8 @@ def product_detail(project: Path, name: str, today: date | None = None) -> dict[
         "product": p.key, "description": c.description or p.description, "owner": c.product.owner,
         "version": c.version, "status": c.product.status, "contract": p.contract,
         "view": f"{db}.PRODUCTS.{p.view}", "consumers": list(p.consumers),
+        "federation": [{"target": f.target, "view": target_view(p, f), "readers": list(f.readers)}
+                       for f in p.federation],
         "sla": None if c.sla is None else {"freshness_column": c.sla.freshness_column,
                                            "max_age_hours": c.sla.max_age_hours, "schedule": c.sla.schedule},
         "primary_key": list(c.primary_key), "tags": list(c.tags), "versions": served,
@@ -68,6 +71,8 @@ def _show(d: dict[str, Any]) -> None:
     console.print(f"[bold]{d['product']}[/] {d['version']} ({d['status']}) — {d['description']}", highlight=False)
     console.print(f"owner {d['owner']}; contract {d['contract']}; consumers {', '.join(d['consumers']) or '-'}",
                   highlight=False)
+    for f in d["federation"]:  # docs/federation.md
+        console.print(f"federated to {f['view']} for {', '.join(f['readers'])}", highlight=False)
     if d["sla"]:
         console.print(f"SLA: {d['sla']['freshness_column']} at most {d['sla']['max_age_hours']} h old", highlight=False)
     cols = Table("column", "type", "nullable", "classification", "masked", title="schema")

@@ -30,7 +30,8 @@ from pathlib import Path
 from governance.schema_check import ObservedColumn, SchemaFinding, describe_dataframe, diff_schema
 from snowmesh.console import Reporter, SilentReporter
 from snowmesh.contracts.loading import LoadedContract, mesh_contracts
-from snowmesh.errors import InputError
+from snowmesh.errors import InputError, InputProblems
+from snowmesh.federation import mesh_problems
 from snowmesh.handlers import import_module
 from snowmesh.landing import LandOptions, land_mesh
 from snowmesh.manifest.model import Mesh, Product
@@ -165,6 +166,11 @@ def run_gate(root: Path, reporter: Reporter, options: LandOptions | None = None)
     # Input problems first, before any server starts: every contract parses and names its
     # product, and every handler module imports and has a transform().
     contracts = mesh_contracts(mesh)
+    # Federated views (BigQuery, T-SQL) parse and select exactly their contract's columns:
+    # pure, so it runs before any server starts (snowmesh.federation, docs/federation.md).
+    federation_problems = mesh_problems(mesh)
+    if federation_problems:
+        raise InputProblems(federation_problems)
     order = mesh.products_in_order()
     transforms = {p.key: transform_of(p, mesh.root) for p in order}
     options = options or LandOptions(clicks=5_000, days=7)

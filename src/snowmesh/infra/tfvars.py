@@ -19,6 +19,7 @@ from typing import Any
 
 from governance.ingest import SOURCES_TABLE  # the source registry INGEST() reads
 from governance.sql import split_fqn
+from snowmesh.federation import federation_vars
 from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, Domain, Mesh
 
 TFVARS_PATH = Path("terraform") / "domains.auto.tfvars.json"
@@ -131,6 +132,8 @@ def render_tfvars(mesh: Mesh) -> dict[str, Any]:
         "domains": {d.name: _domain_vars(d) for d in sorted(mesh.domains, key=lambda d: d.name)},
         "consumer_grants": consumer_grants(mesh),
         "governance": governance_vars(),
+        # Products published on BigQuery / Synapse too (snowmesh.federation, docs/federation.md).
+        "federation": federation_vars(mesh),
     }
 
 

@@ -27,12 +27,14 @@ from typing import Any
 import jsonschema
 
 from governance.contract import Contract, ContractError, parse_contract
+from snowmesh import federation
 from snowmesh.errors import InputError, InputProblems
 from snowmesh.manifest import checks
 from snowmesh.manifest.model import (
     Column,
     ColumnSample,
     Domain,
+    FederationTarget,
     InputRef,
     Mesh,
     Product,
@@ -148,6 +150,8 @@ def _check_domain(rel: Path, root: Path, data: dict[str, Any], out: Problems) ->
             out.add(rel, f"products[{pi}].handler", problem)
     for where, msg in checks.sample_problems(root / rel.parent, data):
         out.add(rel, where, msg)
+    for where, msg in federation.declaration_problems(data):
+        out.add(rel, where, msg, hint="federation targets and principals are described in docs/federation.md")
 
 
 def _build(data: dict[str, Any], path: Path) -> Domain:
@@ -172,6 +176,10 @@ def _build(data: dict[str, Any], path: Path) -> Domain:
             inputs=tuple(InputRef(*i.split(".")) for i in p["inputs"]),
             consumers=tuple(p.get("consumers", ())),
             description=p.get("description", ""),
+            federation=tuple(
+                FederationTarget(f["target"], tuple(f["readers"]), f.get("project", ""))
+                for f in p.get("federation", ())
+            ),
         )
         for p in data["products"]
     )

@@ -164,6 +164,19 @@ class InputRef:
 
 
 @dataclass(frozen=True)
+class FederationTarget:
+    """``federation:`` under a product: publish its contract's view on another cloud (docs/federation.md).
+
+    ``target`` is ``bigquery`` or ``synapse``; ``readers`` are that cloud's principals
+    (``user:``/``group:``/``serviceAccount:`` e-mails on GCP, ``user:``/``group:``/``servicePrincipal:``
+    Entra object ids on Azure); ``project`` is the GCP project of a BigQuery target."""
+
+    target: str
+    readers: tuple[str, ...]
+    project: str = ""
+
+
+@dataclass(frozen=True)
 class Product:
     domain: str
     name: str
@@ -172,6 +185,7 @@ class Product:
     inputs: tuple[InputRef, ...]
     consumers: tuple[str, ...] = ()
     description: str = ""
+    federation: tuple[FederationTarget, ...] = ()
 
     @property
     def major(self) -> int:
