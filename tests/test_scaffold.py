@@ -108,3 +108,50 @@ def test_a_scaffold_the_front_door_refuses_is_removed_again(project: Path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "domains/orders/domain.yml: warehouse.name: 'ORDERS_WH' is already declared by domains/marketing" in proc.stderr
     assert _files(project) == before and not (project / "domains" / "orders").exists()
+
+
+def test_mesh_derive_brings_every_derived_file_in_step_with_a_new_domain(project: Path, tmp_path: Path):
+    """One command (mesh derive) for snowflake.yml (with the page's manifests), the tfvars and the example."""
+    for name in ("snowflake.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "terraform", project / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
+    import yaml
+
+    from snowmesh.infra import derived
+    from snowmesh.manifest import load_mesh
+
+    derived.write(load_mesh(project))  # in step to start with (the repository's are; CI checks them)
+    assert mesh("domain", "new", "orders", cwd=project).returncode == 0
+    stale = mesh("derive", "--check", "-p", ".", cwd=project)
+    assert stale.returncode == 1
+    for rel in ("snowflake.yml", "terraform/domains.auto.tfvars.json", "terraform/terraform.tfvars.example"):
+        assert f"{rel} is stale" in stale.stderr
+    before = (project / "snowflake.yml").read_text()
+    assert [str(p) for p in derived.write(load_mesh(project))] == [
+        "snowflake.yml", "terraform/domains.auto.tfvars.json", "terraform/terraform.tfvars.example"]
+    assert derived.stale(load_mesh(project)) == {}
+
+    project_file = yaml.safe_load((project / "snowflake.yml").read_text())
+    page = next(e for e in project_file["entities"].values() if e["type"] == "streamlit")
+    manifests = [a["src"] for a in page["artifacts"] if isinstance(a, dict) and a["src"].endswith("domain.yml")]
+    assert manifests == ["domains/marketing/domain.yml", "domains/finance/domain.yml", "domains/orders/domain.yml"]
+    assert project_file["entities"]["orders_build_orders_daily"]["handler"] == "orders.orders_daily.build"
+    # Only additions: what the other domains had is untouched.
+    old = yaml.safe_load(before)["entities"]
+    assert all(project_file["entities"][k] == v for k, v in old.items() if v["type"] != "streamlit")
+    example = (project / "terraform" / "terraform.tfvars.example").read_text()
+    assert '  ORDERS    = "arn:aws:iam::123456789012:role/orders-data-team"\n' in example
+    assert '  MARKETING = "arn:aws:iam::123456789012:role/marketing-data-team"\n' in example
+    if shutil.which("terraform") is None:
+        return
+    # The type-check CI runs (tests/test_terraform.py): provider-less, variables + generated file + example.
+    tf = tmp_path / "tf"
+    tf.mkdir()
+    shutil.copy(project / "terraform" / "variables.tf", tf / "variables.tf")
+    shutil.copy(project / "terraform" / "domains.auto.tfvars.json", tf / "domains.auto.tfvars.json")
+    shutil.copy(project / "terraform" / "terraform.tfvars.example", tf / "example.tfvars")
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+    for cmd in (["terraform", "init", "-input=false", "-no-color"],
+                ["terraform", "plan", "-input=false", "-no-color", "-lock=false", "-var-file=example.tfvars"]):
+        proc = subprocess.run(cmd, cwd=tf, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr

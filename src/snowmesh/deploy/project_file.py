@@ -361,6 +361,20 @@ def app_entities() -> dict[str, Any]:
     }
 
 
+def _is_manifest(artifact: Any) -> bool:
+    return isinstance(artifact, dict) and re.fullmatch(r"domains/[^/]+/domain\.yml", str(artifact.get("src", ""))) is not None
+
+
+def _with_manifests(mesh: Mesh, entity: dict[str, Any]) -> dict[str, Any]:
+    """The page reads every domain's manifest, so its artifacts list each one (derived, not
+    hand-listed): entries kept in place while their domain exists, a new domain's appended."""
+    wanted = [str(d.path.relative_to(mesh.root)) for d in mesh.domains]
+    kept = [a for a in entity.get("artifacts", []) if not _is_manifest(a) or a["src"] in wanted]
+    have = {a["src"] for a in kept if _is_manifest(a)}
+    kept += [{"src": rel, "dest": f"streamlit/{rel}"} for rel in wanted if rel not in have]
+    return {**entity, "artifacts": kept}
+
+
 def render_project(mesh: Mesh, existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The project definition as data; ``existing`` contributes the entities this does not own."""
     pins = pyproject_pins(mesh.root)
@@ -371,7 +385,7 @@ def render_project(mesh: Mesh, existing: dict[str, Any] | None = None) -> dict[s
     existing = existing or {}
     for key, entity in (existing.get("entities") or {}).items():
         if isinstance(entity, dict) and entity.get("type") not in GENERATED_TYPES and key not in entities:
-            entities[key] = entity
+            entities[key] = _with_manifests(mesh, entity) if entity.get("type") == "streamlit" else entity
     extra = {k: v for k, v in existing.items() if k not in ("definition_version", "entities")}
     return {"definition_version": 2, **extra, "entities": entities}
 
