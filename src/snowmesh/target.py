@@ -223,7 +223,10 @@ def _local(root: Path, srv: servers.LocalServers) -> Target:
 def _real(root: Path, connection: str) -> Target:
     """A snow CLI connection from connections.toml / config.toml and SNOWFLAKE_* variables."""
     try:
-        conn = MeshConnection(connection_name=connection, network_timeout=NETWORK_TIMEOUT_S)
+        # snow CLI's own resolution (environment overrides included): snowmesh.connections.
+        from snowmesh.connections import resolve
+
+        conn = MeshConnection(**{**resolve(connection), "network_timeout": NETWORK_TIMEOUT_S})
     except snowflake.connector.errors.Error as exc:
         from snowflake.connector.constants import CONFIG_FILE, CONNECTIONS_FILE
 
