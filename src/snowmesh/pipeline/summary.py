@@ -66,7 +66,9 @@ def summary_dict(report: RunReport, landed: list[LandedFile], roi: list[RoiRow])
     return {
         "run_id": report.run_id,
         "ok": report.ok,
-        "deploy": None if report.deploy is None else asdict(report.deploy),
+        "deploy": None if report.deploy is None else {  # the keys of `mesh deploy --format json`
+            "executed": report.deploy.executed, "recorded": report.deploy.recorded,
+            "already_recorded": report.deploy.already_recorded, "terraform_left_out": report.deploy.terraforms},
         "loads": [{
             "domain": l.domain, "source": l.source, "rows_generated": generated.get(l.source, 0),
             "files_new": l.files_new, "files_skipped": l.files_skipped, "files_rejected": l.files_rejected,
