@@ -26,6 +26,43 @@ from governance.sql import check_ident, fqn, ident, literal, split_fqn
 
 STAGING, PRODUCTS = "STAGING", "PRODUCTS"
 
+# Column tags of a published view (snowmesh.policies creates the tags and their masking policies).
+# CREATE OR REPLACE VIEW drops a view's column tags, so every publish sets them again, here: the
+# scheduled PUBLISH_PRODUCT and the local walker run this code (docs/security.md).
+CLASSIFICATION_TAG = ("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")
+DOMAIN_TAG = ("GOVERNANCE_DB", "CATALOG", "DATA_DOMAIN")
+UNMASK_TAG = ("GOVERNANCE_DB", "CATALOG", "UNMASK_FOR")  # ',<DOMAIN>,...,': consumers' pipelines allowed
+UNMASK_PREFIX = "unmask-for:"  # a contract column tag naming one allowed consumer domain
+# Contract classes that are masked. "restricted" is where PII belongs (docs/contracts.md: public <
+# internal < confidential < restricted); "pii" is accepted too should contracts ever spell it so.
+PROTECTED = ("confidential", "restricted", "pii")
+
+
+def unmask_for(prop: dict[str, Any]) -> list[str]:
+    """The consumer domains a contract column's tags allow to read it in clear ("unmask-for:FINANCE")."""
+    return sorted(check_ident(str(t)[len(UNMASK_PREFIX):]) for t in prop.get("x-tags", ())
+                  if str(t).startswith(UNMASK_PREFIX))
+
+
+def column_tag_sql(view: tuple[str, ...], column: str, tags: list[tuple[tuple[str, ...], str]]) -> str:
+    """ALTER VIEW v MODIFY COLUMN c SET TAG t1 = 'x', t2 = 'y' (overwrites: idempotent)."""
+    sets = ", ".join(f"{fqn(*t)} = {literal(v)}" for t, v in tags)
+    return f"ALTER VIEW {fqn(*view)} MODIFY COLUMN {ident(column)} SET TAG {sets}"
+
+
+def tag_statements(view: tuple[str, ...], domain: str, contract: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, SQL) tagging every protected column of ``view`` with its class, owning domain and allow-list."""
+    out = []
+    for col, prop in contract.get("properties", {}).items():
+        cls = str(prop.get("x-classification", "")).lower()
+        if cls not in PROTECTED:
+            continue
+        tags = [(CLASSIFICATION_TAG, cls), (DOMAIN_TAG, check_ident(domain))]
+        if allowed := unmask_for(prop):
+            tags.append((UNMASK_TAG, f",{','.join(allowed)},"))
+        out.append((col, column_tag_sql(view, col, tags)))
+    return out
+
 
 class PublishRefused(RuntimeError):
     """The product may not be published (never validated, or its latest validation failed)."""
@@ -108,7 +145,9 @@ def check_latest_validation(session: Any, entry: RegistryEntry, audit: str = AUD
 
 
 def publish_statements(entry: RegistryEntry, *, local: bool = False) -> list[str]:
-    """The promote and the view, in order. ``local``: the local account's variant (fakesnow)."""
+    """The promote, the view and its column tags, in order. ``local``: the local account's variant
+    (fakesnow): no tags -- it cannot hold them, so the walker records the same tag statements
+    (:func:`view_tags`) instead of running them."""
     staged = fqn(*split_fqn(entry.staging_table))
     published = fqn(*split_fqn(entry.product_table))
     cols = ", ".join(ident(c) for c in entry.columns)
@@ -124,10 +163,17 @@ def publish_statements(entry: RegistryEntry, *, local: bool = False) -> list[str
         return ["BEGIN", f"DROP TABLE IF EXISTS {published}", f"CREATE TABLE {published} CLONE {staged}", "COMMIT",
                 f"CREATE OR REPLACE SECURE VIEW {view} COMMENT = {comment} AS SELECT {cols} FROM {published}"]
     # An atomic replace and a zero-copy clone on Snowflake; COPY GRANTS keeps consumers' SELECT.
+    # Tags after the view: as the view's owner, with APPLY on the tags (Terraform grants APPLY TAG).
     return [f"CREATE OR REPLACE TABLE {published} CLONE {staged} COPY GRANTS",
             # The documented clause order: COPY GRANTS before COMMENT
             # (https://docs.snowflake.com/en/sql-reference/sql/create-view#syntax).
-            f"CREATE OR REPLACE SECURE VIEW {view} COPY GRANTS COMMENT = {comment} AS SELECT {cols} FROM {published}"]
+            f"CREATE OR REPLACE SECURE VIEW {view} COPY GRANTS COMMENT = {comment} AS SELECT {cols} FROM {published}",
+            *view_tags(entry)]
+
+
+def view_tags(entry: RegistryEntry) -> list[str]:
+    """The column tags of the entry's published view (from the registry's contract)."""
+    return [sql for _, sql in tag_statements(split_fqn(entry.view_name), entry.domain, json.loads(entry.contract))]
 
 
 def publish_product(session: Any, product_key: str, *, local: bool = False) -> str:

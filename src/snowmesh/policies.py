@@ -32,23 +32,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from governance import publish as _publish
 from governance.sql import ident, literal, split_fqn
 from snowmesh.deploy import render as r
 from snowmesh.deploy.statements import ENTERPRISE_ONLY, Kind, Statement
 from snowmesh.manifest.model import PRODUCTS, Domain, Mesh
 
 GOVERNANCE_DB, POLICY_SCHEMA = "GOVERNANCE_DB", "CATALOG"
-CLASSIFICATION_TAG = (GOVERNANCE_DB, POLICY_SCHEMA, "CLASSIFICATION")
-DOMAIN_TAG = (GOVERNANCE_DB, POLICY_SCHEMA, "DATA_DOMAIN")
+CLASSIFICATION_TAG = _publish.CLASSIFICATION_TAG
+DOMAIN_TAG = _publish.DOMAIN_TAG
 # The producer's allow-list on a column: ',<CONSUMER>,...,' -- the consumer domains whose pipelines
 # (their engineer role: owner's-rights builds and tasks) may read the column in clear. Declared in
 # the contract as a column tag "unmask-for:<DOMAIN>" (x-tags: it travels through ODCS as a tag).
-UNMASK_TAG = (GOVERNANCE_DB, POLICY_SCHEMA, "UNMASK_FOR")
-UNMASK_PREFIX = "unmask-for:"
+# The tags, the protected classes and the column-tag SQL are governance.publish's: the scheduled
+# PUBLISH_PRODUCT sets them, and this module renders the same for the local walker.
+UNMASK_TAG = _publish.UNMASK_TAG
+UNMASK_PREFIX = _publish.UNMASK_PREFIX
 ADMIN_UNMASK_ROLE = "GOVERNANCE_UNMASK"
-# Contract classes that are masked. "restricted" is where PII belongs (docs/contracts.md: public <
-# internal < confidential < restricted); "pii" is accepted too should contracts ever spell it so.
-PROTECTED = ("confidential", "restricted", "pii")
+PROTECTED = _publish.PROTECTED
 
 # Contract Snowflake type -> masking policy argument type, and the masked constant of each.
 _MASKED = {
@@ -97,9 +98,7 @@ def account_statements(mesh: Mesh) -> list[Statement]:
     return out
 
 
-def unmask_for(prop: dict[str, Any]) -> list[str]:
-    """The consumer domains a contract column's tags allow to read it in clear ("unmask-for:FINANCE")."""
-    return sorted(str(t)[len(UNMASK_PREFIX):] for t in prop.get("x-tags", ()) if str(t).startswith(UNMASK_PREFIX))
+unmask_for = _publish.unmask_for
 
 
 def protected_columns(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -118,13 +117,7 @@ def view_tag_statements(mesh: Mesh, domain: str, view: str, doc: dict[str, Any])
     """Tag every protected column of a published view (re-run after each CREATE OR REPLACE VIEW)."""
     d = mesh.domain(domain)
     name = (d.database, PRODUCTS, view)
-    out = []
-    for col, cls, _ in protected_columns(doc):
-        tags = [(CLASSIFICATION_TAG, cls), (DOMAIN_TAG, d.name)]
-        if allowed := unmask_for(doc["properties"][col]):
-            tags.append((UNMASK_TAG, f",{','.join(allowed)},"))
-        out.append(r.column_tags(name, col, tags))
-    return out
+    return [Statement(Kind.TAG, ".".join(name), sql) for _, sql in _publish.tag_statements(name, d.name, doc)]
 
 
 # --- edition and apply (side effects) ------------------------------------------------------

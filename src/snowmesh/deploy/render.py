@@ -130,10 +130,12 @@ def file_format_csv(db: str, schema_name: str, name: str, *, keep_header: bool =
     # names this format explicitly (shared/EMULATION.md). ``keep_header``: ingest's format loads
     # line 1 too, to check the header, and reads RFC 4180 (no backslash escapes, as DuckDB does).
     # https://docs.snowflake.com/en/sql-reference/sql/create-file-format (format type options)
+    # It also keeps an empty field as '' (EMPTY_FIELD_AS_NULL = FALSE): a NULL is then a field the
+    # record lacks, which is how ingest finds a short record (governance.ingest_sql.typed_select).
     head = "SKIP_HEADER = 0" if keep_header else "SKIP_HEADER = 1"
     sql = (
         f"CREATE FILE FORMAT IF NOT EXISTS {fqn(db, schema_name, name)} TYPE = CSV COMPRESSION = GZIP "
-        f"{head} FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE"
+        f"{head} FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = {'FALSE' if keep_header else 'TRUE'}"
     )
     if keep_header:
         sql += " ESCAPE_UNENCLOSED_FIELD = NONE"
@@ -256,13 +258,6 @@ def tag_masking_policy(tag_name: Sequence[str], policy: Sequence[str]) -> Statem
     """Attach a masking policy to a tag: every column carrying the tag is masked by it."""
     sql = f"ALTER TAG {fqn(*tag_name)} SET MASKING POLICY {fqn(*policy)}"
     return Statement(Kind.MASKING_POLICY, ".".join(policy), sql)
-
-
-def column_tags(view: Sequence[str], column: str, tags: Sequence[tuple[Sequence[str], str]]) -> Statement:
-    """ALTER VIEW v MODIFY COLUMN c SET TAG t1 = 'x', t2 = 'y' (overwrites: idempotent)."""
-    sets = ", ".join(f"{fqn(*t)} = {literal(v)}" for t, v in tags)
-    sql = f"ALTER VIEW {fqn(*view)} MODIFY COLUMN {ident(column)} SET TAG {sets}"
-    return Statement(Kind.TAG, ".".join(view), sql)
 
 
 def revoke_on(privileges: Sequence[str], object_type: str, object_name: Sequence[str], from_db_role: Sequence[str]) -> Statement:
