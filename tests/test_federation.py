@@ -125,6 +125,17 @@ BAD = [
 ]
 
 
+def test_a_name_other_clouds_cannot_hold_is_refused(project_copy):
+    path = project_copy / "domains" / "marketing" / "domain.yml"
+    data = yaml.safe_load(path.read_text())
+    [pi] = [i for i, p in enumerate(data["products"]) if p.get("federation")]
+    data["products"][pi]["name"] += "$X"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(InputProblems) as info:
+        load_mesh(project_copy)
+    assert any(f"products[{pi}].federation[0]: " in ln and "contains '$'" in ln for ln in info.value.problems)
+
+
 @pytest.mark.parametrize(("case", "change", "where", "message"), BAD, ids=[b[0] for b in BAD])
 def test_bad_declarations_fail_in_the_front_door(project_copy, case, change, where, message):
     _edit(project_copy, change)

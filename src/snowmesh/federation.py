@@ -74,6 +74,8 @@ def declaration_problems(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
         for fi, f in enumerate(p.get("federation", ())):
             where = f"products[{pi}].federation[{fi}]"
+            if "$" in data["name"] + p["name"]:  # legal in Snowflake, not in BigQuery or Azure names
+                yield where, f"{data['name']}.{p['name']} contains '$', which BigQuery and Azure names cannot hold"
             target = f["target"]
             if target in seen:
                 yield f"{where}.target", f"{target!r} is declared twice for {p['name']}"
