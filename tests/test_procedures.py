@@ -44,8 +44,8 @@ def _parse(sql: str) -> None:
 def test_real_account_copy_statement_is_exact() -> None:
     sql = gi.real_copy_sql("MARKETING_DB", SPEC, ["clicks/2026-10-01/part-0.csv.gz", "clicks/x'y.csv.gz"])
     assert sql == (
-        'COPY INTO "MARKETING_DB"."RAW"."CLICKS_LANDING" ("CLICK_ID", "COST_USD", "_FILE", "_LINE") '
-        "FROM (SELECT $1, $2, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER "
+        'COPY INTO "MARKETING_DB"."RAW"."CLICKS_LANDING" ("CLICK_ID", "COST_USD", "_EXTRA", "_FILE", "_LINE") '
+        "FROM (SELECT $1, $2, $3, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER "
         'FROM @"MARKETING_DB"."RAW"."LANDING") '
         "FILES = ('clicks/2026-10-01/part-0.csv.gz', 'clicks/x''y.csv.gz') "
         "FILE_FORMAT = (FORMAT_NAME = 'MARKETING_DB.RAW.CSV_GZIP_WITH_HEADER') ON_ERROR = CONTINUE"

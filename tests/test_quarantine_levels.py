@@ -166,7 +166,7 @@ class _RealCopy:
             self.copies.append(text)
             into = text.split()[2]  # the loader's own scratch table
             for row in self.landing_rows:
-                self.session.sql(f'INSERT INTO {into} ("ID", "AMOUNT", "DAY", "AT", "NOTE", '
+                self.session.sql(f'INSERT INTO {into} ("ID", "AMOUNT", "DAY", "AT", "NOTE", "_EXTRA", '
                                  f'"_FILE", "_LINE") VALUES ({", ".join(_lit(v) for v in row)})').collect()
             report = self.report
             return type("R", (), {"collect": lambda self: report})()
@@ -184,11 +184,15 @@ def test_the_real_accounts_copy_skips_become_quarantine_and_rejected_rows(levels
     t, _ = levels
     f, g = "events/dt=2026-04-01/real.csv.gz", "events/dt=2026-04-02/real-broken.csv.gz"
     header = (f, 1, "ID", "AMOUNT", "DAY", "AT", "NOTE")
-    kept = [(f, n, f"R{n}", "1.00", "2026-04-01", None, None) for n in (2, 4, 7)]
-    landing = [(*r[2:], r[0], r[1]) for r in [header, *kept]]  # METADATA$FILENAME: the path in the stage
+    # The format keeps an empty field as '' (a NULL is a field the record lacks), and a SELECT in
+    # COPY ignores the field count: line 9 is short (no NOTE), line 10 has a sixth field.
+    kept = [(f, n, f"R{n}", "1.00", "2026-04-01", "", "") for n in (2, 4, 7)]
+    short, long = (f, 9, "S9", "1.00", "", "", None), (f, 10, "X10", "1.00", "", "", "")
+    landing = [(*r[2:], None, r[0], r[1]) for r in [header, *kept, short]]  # METADATA$FILENAME: the stage path
+    landing.append((*long[2:], "surplus", long[0], long[1]))
     first = "Number of columns in file (4) does not match that of the corresponding table (5)"
     report = [  # COPY's output names the file by its URL. file, status, rows_parsed, rows_loaded, error_limit, errors_seen, first_error, first_error_line
-        (f"s3://mesh-levels-landing/{f}", "PARTIALLY_LOADED", 8, 4, 8, 4, first, 3),
+        (f"s3://mesh-levels-landing/{f}", "PARTIALLY_LOADED", 10, 6, 10, 4, first, 3),
         (f"s3://mesh-levels-landing/{g}", "LOAD_FAILED", 0, 0, 1, 1, "Invalid data encountered during decompression", None),
     ]
     fake = _RealCopy(t.session, landing, report)
@@ -198,5 +202,8 @@ def test_the_real_accounts_copy_skips_become_quarantine_and_rejected_rows(levels
     assert load.rejected == {g: "unreadable: Invalid data encountered during decompression"}
     quarantined = t.sql(f'SELECT "_LINE", "REASON" FROM {RAW}."EVENTS_QUARANTINE" WHERE "_FILE" = %s ORDER BY 1', (f,))
     assert [(int(n), r) for n, r in quarantined] == [(3, first)] + [
-        (n, f"rejected by COPY (this file's first error, line 3: {first})") for n in (5, 6, 8)]
-    assert (load.rows_landed, load.rows_loaded, load.rows_quarantined) == (7, 3, 4)
+        (n, f"rejected by COPY (this file's first error, line 3: {first})") for n in (5, 6, 8)] + [
+        (9, "fewer than 5 fields"), (10, "more than 5 fields")]
+    loaded = t.sql(f'SELECT "ID", "AT" IS NULL, "NOTE" FROM {RAW}."EVENTS" WHERE "_FILE" = %s ORDER BY "_LINE"', (f,))
+    assert loaded == [("R2", True, None), ("R4", True, None), ("R7", True, None)]  # '' is NULL again
+    assert (load.rows_landed, load.rows_loaded, load.rows_quarantined) == (9, 3, 6)

@@ -111,7 +111,7 @@ class FileError:
 class Loaded:
     """What a loader returns: ``rows`` is a relation of the raw text columns + _FILE + _LINE."""
 
-    rows: str
+    rows: str  # + "_EXTRA": the field after the declared ones (NULL when the record has none)
     line_errors: list[LineError] = field(default_factory=list)
     file_errors: list[FileError] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)  # the loader's tables, dropped at the end
@@ -158,7 +158,7 @@ def load_from_stage(session: Any, database: str, s: SourceSpec, files: list[str]
     """
     landing = scratch_table(database, f"{s.name}_COPY", qualified=qualified_scratch)
     _run(session, create_scratch_sql(landing, [*(f"{ident(c.name)} VARCHAR" for c in s.columns),
-                                               '"_FILE" VARCHAR', '"_LINE" NUMBER']))
+                                               '"_EXTRA" VARCHAR', '"_FILE" VARCHAR', '"_LINE" NUMBER']))
     reports = []
     for i in range(0, len(files), COPY_FILES_MAX):
         reports += _run(session, real_copy_sql(database, s, files[i : i + COPY_FILES_MAX], into=landing))

@@ -156,17 +156,25 @@ def reason_expr(columns: Sequence[ColumnSpec]) -> str:
 
 
 def typed_select(s: SourceSpec, rows: str) -> str:
-    """``rows`` (raw text columns + _FILE + _LINE) with typed values and the quarantine reason.
+    """``rows`` (raw text columns + _EXTRA + _FILE + _LINE) with typed values and the quarantine reason.
 
-    Evaluated once per row into <SOURCE>_TYPED; the typed insert, the quarantine insert and
-    the per-file counts then read that table.
+    The ingest format keeps an empty field as '' (EMPTY_FIELD_AS_NULL = FALSE), so that a NULL
+    is a field the record did not have: Snowflake's COPY with a SELECT ignores a wrong field
+    count (https://docs.snowflake.com/en/user-guide/data-load-transform, "ERROR_ON_COLUMN_COUNT_MISMATCH
+    option is ignored"), so a short record is a NULL last column and a long one a non-NULL
+    ``_EXTRA`` ($<n+1>). Then '' is NULL again. Evaluated once per row into <SOURCE>_TYPED; the
+    typed insert, the quarantine insert and the per-file counts then read that table.
     """
     inner_cols = []
     for c in s.columns:
-        inner_cols.append(f"{ident(c.name)} AS {ident('R_' + c.name)}")
-        inner_cols.append(f"{typed_expr(c, ident(c.name))} AS {ident('T_' + c.name)}")
-    inner = f"SELECT {', '.join(inner_cols)}, \"_FILE\", \"_LINE\" FROM {rows}"
-    return f"SELECT *, {reason_expr(s.columns)} AS \"_REASON\" FROM ({inner})"
+        raw = f"NULLIF({ident(c.name)}, '')"
+        inner_cols.append(f"{raw} AS {ident('R_' + c.name)}")
+        inner_cols.append(f"{typed_expr(c, raw)} AS {ident('T_' + c.name)}")
+    n = len(s.columns)
+    shape = (f"CASE WHEN \"_EXTRA\" IS NOT NULL THEN {literal(f'more than {n} fields')} "
+             f"WHEN {ident(s.columns[-1].name)} IS NULL THEN {literal(f'fewer than {n} fields')} END AS \"_SHAPE\"")
+    inner = f"SELECT {', '.join(inner_cols)}, {shape}, \"_FILE\", \"_LINE\" FROM {rows}"
+    return f"SELECT *, COALESCE(\"_SHAPE\", {reason_expr(s.columns)}) AS \"_REASON\" FROM ({inner})"
 
 
 # --------------------------------------------------------------------------- scratch and COPY
@@ -189,8 +197,8 @@ def create_scratch_sql(table: str, columns: Sequence[str]) -> str:
 
 def create_typed_sql(database: str, s: SourceSpec, typed: str) -> str:
     """An empty <SOURCE>_TYPED scratch ``typed`` with the typed columns' types, filled by a loader."""
-    return (f"CREATE OR REPLACE TEMPORARY TABLE {typed} AS "
-            f"{typed_select(s, fqn(database, RAW, s.landing_table))} WHERE 1 = 0")
+    landing = f'(SELECT *, CAST(NULL AS VARCHAR) AS "_EXTRA" FROM {fqn(database, RAW, s.landing_table)})'
+    return f"CREATE OR REPLACE TEMPORARY TABLE {typed} AS {typed_select(s, landing)} WHERE 1 = 0"
 
 
 def file_format(database: str, name: str = INGEST_FORMAT) -> str:
@@ -207,10 +215,10 @@ def real_copy_sql(database: str, s: SourceSpec, files: Sequence[str], into: str 
     ``into``: the (scratch) table to load, by default the source's landing table.
     """
     names = ", ".join(ident(c.name) for c in s.columns)
-    positions = ", ".join(f"${i}" for i in range(1, len(s.columns) + 1))
+    positions = ", ".join(f"${i}" for i in range(1, len(s.columns) + 2))  # $<n+1>: a field too many
     # SKIP_HEADER = 0 in the format, so METADATA$FILE_ROW_NUMBER 1 is the header, line 1.
     return (
-        f"COPY INTO {into or fqn(database, RAW, s.landing_table)} ({names}, \"_FILE\", \"_LINE\") "
+        f"COPY INTO {into or fqn(database, RAW, s.landing_table)} ({names}, \"_EXTRA\", \"_FILE\", \"_LINE\") "
         f"FROM (SELECT {positions}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER "
         f"FROM @{fqn(database, RAW, STAGE)}) FILES = ({', '.join(literal(f) for f in files)}) "
         f"{file_format(database)} ON_ERROR = CONTINUE"

@@ -205,7 +205,8 @@ def _local_load(target: Target, d: Domain, s: shared.SourceSpec, keys: list[str]
             t.sql(f"PUT 'file://{path}' @{stage}/{batch}/ AUTO_COMPRESS=FALSE OVERWRITE=TRUE")
     not_bad = f"NOT STARTSWITH(COALESCE(r.{first_col}, ''), {literal(bad)})"
     out.rows = (
-        f'(SELECT {names}, f."FILE_NAME" AS "_FILE", r.ROWID - f."MARKER_ROW" AS "_LINE" '
+        f'(SELECT {names}, CAST(NULL AS VARCHAR) AS "_EXTRA", f."FILE_NAME" AS "_FILE", '
+        f'r.ROWID - f."MARKER_ROW" AS "_LINE" '
         f'FROM {scratch} r JOIN {ranges} f ON r.ROWID BETWEEN f."FIRST_ROW" AND f."LAST_ROW" WHERE {not_bad})'
     )
     out.headers = (f'(SELECT {names}, f."FILE_NAME" AS "_FILE", 1 AS "_LINE" '
