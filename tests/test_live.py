@@ -56,7 +56,8 @@ def _as_role(target: Any, role: str, sql: str) -> list[tuple]:
 
 
 def test_deploy_converges(mesh) -> None:
-    """mesh deploy -c exits 0 twice; the second finds every task graph unchanged."""
+    """mesh deploy -c exits 0, and a second deploy does too (idempotent forms, compare-then-apply);
+    that the graphs then compare unchanged is test_task_graphs_are_deployed_and_started."""
     from snowmesh.cli.main import run_app
 
     assert run_app(["deploy", "--project", str(ROOT), "-c", CONNECTION]) == 0
