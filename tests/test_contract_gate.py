@@ -36,11 +36,13 @@ def _gate_dirs() -> set[str]:
 
 
 @pytest.fixture
-def renamed_handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of procedures/ with CLICKS renamed to CLICK_COUNT, first on sys.path (modules re-imported)."""
-    copy = tmp_path / "procedures"
-    shutil.copytree(ROOT / "procedures", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    handler = copy / "marketing" / "campaign_performance.py"
+def renamed_handlers(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project with CLICKS renamed to CLICK_COUNT in its handler. The gate imports the
+    project's own procedures/ (snowmesh.handlers), so the copy's edited handler is what runs."""
+    copy = tmp_path / "project"
+    for part in ("domains", "contracts", "procedures"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    handler = copy / "procedures" / "marketing" / "campaign_performance.py"
     text = handler.read_text()
     assert text.count('.alias("CLICKS")') == 1
     handler.write_text(text.replace('.alias("CLICKS")', '.alias("CLICK_COUNT")'))
@@ -49,7 +51,6 @@ def renamed_handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         return name.split(".")[0] in HANDLER_PACKAGES
 
     saved = {k: sys.modules.pop(k) for k in list(sys.modules) if ours(k)}
-    monkeypatch.syspath_prepend(str(copy))
     try:
         yield copy
     finally:
@@ -76,11 +77,11 @@ def test_gate_passes_on_this_repo(scratch_env: Path) -> None:
 def test_renamed_column_in_a_marketing_handler_fails_the_gate(
     renamed_handlers: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    rc = run_app(["contract", "check", "-p", str(renamed_handlers), *SMALL])
+    out = capsys.readouterr()
     import marketing.campaign_performance as cp
 
-    assert cp.__file__.startswith(str(renamed_handlers))  # the edited copy is what runs
-    rc = run_app(["contract", "check", "-p", str(ROOT), *SMALL])
-    out = capsys.readouterr()
+    assert cp.__file__.startswith(str(renamed_handlers))  # the project's own (edited) handler ran
     assert rc == 2
     assert "CAMPAIGN_PERFORMANCE: column CLICKS renamed to CLICK_COUNT? (breaks contract v1)" in out.out
     assert "CAMPAIGN_ROI: not checked: upstream MARKETING.CAMPAIGN_PERFORMANCE" in out.out

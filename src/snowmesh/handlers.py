@@ -1,10 +1,11 @@
 """Import a domain's code from the project itself, with no reinstall.
 
 * ``import_handler(root, "marketing.campaign_performance.build")`` -- a function of a module under
-  ``<root>/procedures/``: the local walker, the contract gate and ``mesh call`` import handlers
-  through it. ``procedures/`` of the project goes first on ``sys.path`` so a domain added after
-  ``pip install -e .`` is importable, and a module already imported from *another* project (the
-  tests load several meshes in one process) is imported again from this one.
+  ``<root>/procedures/``: the local walker, the contract gate and the scaffolded tests import
+  handlers through it. The domain's package is loaded from the project's own ``procedures/``, so
+  a domain added after ``pip install -e .`` is importable with no reinstall, and a package already
+  imported from elsewhere (the install, another project: tests load several meshes in one
+  process) is loaded again from this project.
 * ``domain_module(domain, "sample")`` -- ``domains/<domain>/sample.py``, the domain's own client-side
   code (its sample-data generator). It is loaded from its file under a private name: it is not
   Snowflake code, so it is not importable as ``<domain>.sample`` and never shipped in a procedure.
@@ -16,6 +17,7 @@ function of a file that exists (checks.handler_problem, checks.generator_problem
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -31,33 +33,45 @@ from snowmesh.manifest.model import Domain
 _PLATFORM = frozenset({"governance"})
 
 
-def use_procedures(root: Path | str) -> Path:
-    """Put ``<root>/procedures`` first on ``sys.path`` (once) and return it."""
-    folder = (Path(root).resolve() / "procedures")
-    entry = str(folder)
-    if sys.path[:1] != [entry]:
-        if entry in sys.path:
-            sys.path.remove(entry)
-        sys.path.insert(0, entry)
-        importlib.invalidate_caches()
-    return folder
-
-
 def _from_elsewhere(module: ModuleType, folder: Path) -> bool:
-    """Imported from another project's procedures/ (a namespace package has only a __path__)."""
+    """Imported from somewhere else than this project's procedures/ (a namespace package has only a __path__)."""
     places = [getattr(module, "__file__", None) or "", *getattr(module, "__path__", ())]
     return any(p and not Path(p).resolve().is_relative_to(folder) for p in places)
 
 
+def _load_package(folder: Path, top: str) -> None:
+    """Register ``<folder>/<top>`` as the package ``top``: its submodules then import from there.
+
+    Done per package, not by putting procedures/ on sys.path: a path entry would outlive the
+    command (and shadow other modules); a package entry only answers for its own name."""
+    pkg = folder / top
+    init = pkg / "__init__.py"
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(top, init, submodule_search_locations=[str(pkg)])
+    else:  # a folder without __init__.py: a namespace package
+        spec = importlib.machinery.ModuleSpec(top, None, is_package=True)
+        spec.submodule_search_locations = [str(pkg)]
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[top] = module
+    if spec.loader is not None:
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[top]
+            raise
+
+
 def import_module(root: Path | str, name: str) -> ModuleType:
     """``name`` (e.g. ``marketing.ad_clicks``) as the project under ``root`` has it."""
-    folder = use_procedures(root)
+    folder = Path(root).resolve() / "procedures"
     top = name.split(".")[0]
     if top not in _PLATFORM and (folder / top).is_dir():
-        loaded = [m for k, m in sys.modules.items() if k == top or k.startswith(top + ".")]
-        if any(_from_elsewhere(m, folder) for m in loaded):
+        current = sys.modules.get(top)
+        if current is None or _from_elsewhere(current, folder):
             for k in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
                 del sys.modules[k]
+            _load_package(folder, top)
     return importlib.import_module(name)
 
 
