@@ -15,7 +15,7 @@ from snowmesh.access.policies import check_policies
 from snowmesh.access.procs import read_declarations
 from snowmesh.access.readers import check_readers
 from snowmesh.access.report import AuditReport, CheckResult
-from snowmesh.access.senders import check_senders
+from snowmesh.access.senders import check_runs_as, check_senders
 from snowmesh.access.showgrants import Query, account_drift, collect
 from snowmesh.access.terraform import consumer_grants_graph, governance_graph
 from snowmesh.access.verify import (
@@ -59,6 +59,7 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
     ctx = Context(mesh, graph, procedures, object_inventory(mesh, stmts, procedures), procedure_specs(mesh))
     senders = check_senders(graph, to_send(stmts, local=False),
                             view_owners={d.database: view_owner(d) for d in mesh.domains})
+    check_runs_as(mesh, procedures, stmts, senders)
     return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan",
                        [*prove(ctx), check_policies(mesh), senders, check_readers(mesh, graph), check_lineage(mesh), drift])
 

@@ -159,6 +159,30 @@ def check_senders(g: Graph, statements: Sequence[Statement], *, view_owners: dic
     return out
 
 
+def check_runs_as(mesh, procedures, statements: Sequence[Statement], out: CheckResult) -> None:
+    """Proof 3 assumes each owner's-rights build and INGEST runs as its domain's engineer; here the
+    plan's GRANT OWNERSHIP must hand exactly those procedures to that role, so the assumption is
+    what runs (an owner's-rights procedure runs with its owner's privileges). ``procedures``:
+    access.procs.ProcedureDecl of every product; ``mesh``: the loaded mesh."""
+    from snowmesh.deploy.project_file import procedure_specs
+    from snowmesh.pipeline.dag import procedure_name
+
+    owners = owners_of_procedures(statements)
+    builds = {(mesh.domain(p.domain).database, procedure_name(p)): p for p in mesh.products}
+    runs_as = {decl.product.key: decl.runs_as for decl in procedures}
+    for spec in procedure_specs(mesh):
+        if spec.execute_as_caller or not spec.domain:
+            continue
+        owner = owners.get(spec.overload)
+        product = builds.get((spec.database, spec.name))
+        expected = runs_as[product.key] if product else f"{spec.domain}_ENGINEER"
+        if owner != expected:
+            out.fail(f"{spec.overload} runs with its owner's rights, modelled as {expected}, but the plan hands it "
+                     f"to {owner or 'no role'}")
+        else:
+            out.proven.append(f"{spec.overload} is owned by {owner}: its owner's rights are {spec.domain}'s")
+
+
 def owners_of_procedures(statements: Sequence[Statement]) -> dict[str, str]:
     """``DB.S.P(TYPES)`` -> the role the plan hands the procedure to."""
     out = {}
@@ -168,4 +192,4 @@ def owners_of_procedures(statements: Sequence[Statement]) -> dict[str, str]:
     return out
 
 
-__all__ = ["ACCOUNT_PRIVILEGES", "NEEDS", "SYSTEM_ROLES", "Need", "check_senders", "need_of", "owners_of_procedures"]
+__all__ = ["ACCOUNT_PRIVILEGES", "NEEDS", "SYSTEM_ROLES", "Need", "check_runs_as", "check_senders", "need_of", "owners_of_procedures"]
