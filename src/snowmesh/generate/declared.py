@@ -152,10 +152,11 @@ def _cardinality(ctx: SampleContext, c: Column, refs: Mapping[str, pa.Array]) ->
 
 
 def _column(ctx: SampleContext, s: Source, c: Column, n: int, refs: Mapping[str, pa.Array],
-            index: np.ndarray | None) -> tuple[pa.Array, np.ndarray | None]:
+            index: np.ndarray | None, ordered: bool = False) -> tuple[pa.Array, np.ndarray | None]:
     """One column's text, and its epoch day per row if it is a DATE/TIMESTAMP (for partitioning).
 
-    ``index``: for a bounded key column, which of its values each row takes (distinct combinations)."""
+    ``index``: for a bounded key column, which of its values each row takes (distinct combinations).
+    ``ordered``: the event-time column, drawn then sorted (the rows are in time order)."""
     g = ctx.rng(s.name, c.name)
     values = _choices(c, refs)
     if values is not None:
@@ -166,9 +167,13 @@ def _column(ctx: SampleContext, s: Source, c: Column, n: int, refs: Mapping[str,
     if c.type == "DATE":
         lo, hi = _day_range(ctx, c)
         day = lo + (index if index is not None else g.integers(0, hi - lo + 1, n))
+        if ordered:
+            day = np.sort(day, kind="stable")
         return dates(day), day
     if c.type == "TIMESTAMP_NTZ":
         at = _seconds(ctx, c, n, g)
+        if ordered:
+            at = np.sort(at, kind="stable")
         return timestamps(at), at // DAY
     if c.type.startswith(("NUMBER", "FLOAT")):
         return _numbers(c, n, g), None
@@ -206,12 +211,16 @@ def declared_source(ctx: SampleContext, s: Source, refs: Mapping[str, pa.Array])
     # birthday, an install date) is an attribute, and its source a snapshot.
     sort_by = next((c for t in ("TIMESTAMP_NTZ", "DATE") for c in s.columns
                     if c.type == t and c.sample.min is None and c.sample.max is None), None)
+    # The event time is drawn sorted and every other column is drawn row by row (independent
+    # of the order), so no table is permuted -- unless the event time is part of a bounded key,
+    # whose combinations are assigned by row number and sorted afterwards.
+    ordered = sort_by is not None and sort_by.name not in digits
     arrays: dict[str, pa.Array] = {}
     day: np.ndarray | None = None
     for c in s.columns:
         if c.name in unique:
             continue
-        values, days = _column(ctx, s, c, n, refs, digits.get(c.name))
+        values, days = _column(ctx, s, c, n, refs, digits.get(c.name), ordered and c is sort_by)
         if c.sample.null_rate > 0 and not c.required:
             values = blank_unless(ctx.rng(s.name, c.name, "null").random(n) >= c.sample.null_rate, values)
         arrays[c.name] = values
@@ -219,8 +228,9 @@ def declared_source(ctx: SampleContext, s: Source, refs: Mapping[str, pa.Array])
             day = days
     table = pa.table(arrays) if arrays else pa.table({"_": pa.nulls(n)})
     if day is not None:
-        order = np.argsort(day, kind="stable")
-        table, day = table.take(pa.array(order)), day[order]
+        if not ordered:
+            order = np.argsort(day, kind="stable")
+            table, day = table.take(pa.array(order)), day[order]
         partitions = partition_ranges(day)
     else:
         partitions = ((ctx.window.end_date.isoformat(), 0, n),)
