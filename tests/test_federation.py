@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,10 @@ def test_tfvars_federation_holds_exactly_the_declarations(mesh, tfvars):
                                    "data-product": key.split(".")[1].lower()}
             assert [f["name"] for f in json.loads(v["schema_json"])] == [c["name"] for c in v["columns"]]
         else:
+            # The external table's columns are the contract's; the view is the rendered one.
+            names = [n for n, _ in _contract_columns(entry["contract"])]
+            assert re.findall(r"^  \[(\w+)\] ", v["setup_sql"], re.MULTILINE) == names
+            assert v["setup_sql"].rstrip().endswith(v["view_sql"] + ";")
             assert set(v["role_assignments"]) == set(entry["readers"])
             for reader, ra in v["role_assignments"].items():
                 kind, oid = reader.split(":")

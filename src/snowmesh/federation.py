@@ -227,8 +227,12 @@ def synapse_setup_sql(view: FederatedView, p: Product) -> str:
     Identifiers are plain (checked by the front door)."""
     cols = ",\n  ".join(f"[{n}] {t}{'' if nullable else ' NOT NULL'}" for n, t, nullable in view.columns)
     table = export_table(p)
+    # Idempotent: the module re-runs it whenever the rendered SQL changes (a new contract).
     return "\n".join([
-        "CREATE EXTERNAL FILE FORMAT [snowmesh_parquet] WITH (FORMAT_TYPE = PARQUET);",
+        f"IF OBJECT_ID('dbo.{p.view}', 'V') IS NOT NULL DROP VIEW [dbo].[{p.view}];",
+        f"IF EXISTS (SELECT * FROM sys.external_tables WHERE name = '{table}') DROP EXTERNAL TABLE [dbo].[{table}];",
+        "IF NOT EXISTS (SELECT * FROM sys.external_file_formats WHERE name = 'snowmesh_parquet')",
+        "  CREATE EXTERNAL FILE FORMAT [snowmesh_parquet] WITH (FORMAT_TYPE = PARQUET);",
         (f"CREATE EXTERNAL TABLE [dbo].[{table}] (\n  {cols}\n) WITH (LOCATION = '{export_prefix(p)}', "
          "DATA_SOURCE = [snowmesh_export], FILE_FORMAT = [snowmesh_parquet]);"),
         "GO",
@@ -246,7 +250,8 @@ def synapse_reader_sql(view: FederatedView, p: Product) -> str:
     for reader in view.readers:
         kind, object_id = azure_principal(reader)
         user = f"{kind.lower()}-{object_id}"
-        lines.append(f"CREATE USER [{user}] FROM EXTERNAL PROVIDER WITH OBJECT_ID = '{object_id}';")
+        lines.append(f"IF DATABASE_PRINCIPAL_ID('{user}') IS NULL")
+        lines.append(f"  CREATE USER [{user}] FROM EXTERNAL PROVIDER WITH OBJECT_ID = '{object_id}';")
         lines.append(f"GRANT SELECT ON OBJECT::[dbo].[{p.view}] TO [{user}];")
     return "\n".join(lines) + "\n"
 

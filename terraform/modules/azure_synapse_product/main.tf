@@ -79,8 +79,8 @@ resource "terraform_data" "serverless_objects" {
       printf '%s\n' "IF DB_ID('$DB') IS NULL CREATE DATABASE [$DB];" > "$dir/master.sql"
       {
         printf '%s\n' "IF NOT EXISTS (SELECT * FROM sys.symmetric_keys WHERE name = '##MS_DatabaseMasterKey##') CREATE MASTER KEY;"
-        printf '%s\n' "CREATE DATABASE SCOPED CREDENTIAL [snowmesh_workspace_identity] WITH IDENTITY = 'Managed Identity';"
-        printf '%s\n' "CREATE EXTERNAL DATA SOURCE [snowmesh_export] WITH (LOCATION = '$LOCATION', CREDENTIAL = [snowmesh_workspace_identity]);"
+        printf '%s\n' "IF NOT EXISTS (SELECT * FROM sys.database_scoped_credentials WHERE name = 'snowmesh_workspace_identity') CREATE DATABASE SCOPED CREDENTIAL [snowmesh_workspace_identity] WITH IDENTITY = 'Managed Identity';"
+        printf '%s\n' "IF NOT EXISTS (SELECT * FROM sys.external_data_sources WHERE name = 'snowmesh_export') CREATE EXTERNAL DATA SOURCE [snowmesh_export] WITH (LOCATION = '$LOCATION', CREDENTIAL = [snowmesh_workspace_identity]);"
         printf '%s\n' "$SETUP_SQL" "GO" "$READER_SQL"
       } > "$dir/objects.sql"
       sqlcmd -S "$ENDPOINT" -d master --authentication-method ActiveDirectoryDefault -b -i "$dir/master.sql"
