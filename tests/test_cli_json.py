@@ -29,6 +29,7 @@ REPORTING = [
     ("run",), ("plan",), ("deploy",), ("contract", "check"), ("contract", "validate"), ("contract", "diff"),
     ("products",), ("product", "show"), ("lineage",), ("impact",), ("finops",), ("audit", "log"),
     ("audit", "access"), ("call",),
+    ("generate",), ("tasks", "deploy"),  # beyond the list: they report too
 ]
 
 
@@ -226,6 +227,29 @@ def test_contract_diff_json(capsys: pytest.CaptureFixture[str]) -> None:
     v1 = str(ROOT / "contracts/marketing/ad_clicks/v1.json")
     rc, doc, _ = _json(capsys, "contract", "diff", v1, v1, "--format", "json")
     assert rc == 0 and doc["verdict"] == "compatible" and doc["changes"] == [] and doc["exit_code"] == 0
+
+
+def test_generate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "files"
+    rc, doc, _ = _json(capsys, "generate", "-p", str(ROOT), "-o", str(out), "--clicks", "300", "--days", "1",
+                       "--format", "json")
+    assert rc == 0 and doc["output"] == str(out)
+    assert {(s["domain"], s["source"]) for s in doc["sources"]} == {
+        (d["name"], s["name"]) for d in _manifests() for s in d.get("sources", [])}
+    import gzip
+
+    for s in doc["sources"]:  # the rows of the files on disk, counted here (header line excluded)
+        files = [f for f in Path(s["folder"]).rglob("*.gz") if s["source"].lower() in str(f.relative_to(s["folder"]))]
+        lines = sum(len(gzip.decompress(f.read_bytes()).splitlines()) - 1 for f in files)
+        assert lines == s["rows"], s
+
+
+def test_tasks_deploy_dry_run_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, doc, _ = _json(capsys, "tasks", "deploy", "--dry-run", "-p", str(ROOT), "--format", "json")
+    assert rc == 0 and doc["dry_run"] is True and {"registry", "task_graphs", "task_graphs_note"} <= set(doc)
+    assert {g["database"] for g in doc["task_graphs"]} == {d["database"] for d in _manifests()}
+    for g in doc["task_graphs"]:  # a first deploy creates every task of the graph
+        assert {op["name"] for op in g["ops"] if op["verb"] == "create"} == {t["name"] for t in g["tasks"]}
 
 
 # --------------------------------------------------------------------------- on the session's account

@@ -156,6 +156,7 @@ def register(app: typer.Typer) -> None:
         seed: Seed = 42,
         corrupt_fraction: Corrupt = 0.001,
         days: Annotated[int, typer.Option(help="Days of data to generate.")] = 30,
+        fmt: FormatOpt = "text",
     ) -> None:
         """Generate every domain's source files (its sample data) to a local folder."""
         from snowmesh.generate import generate_domain, summarize, write_local
@@ -163,13 +164,21 @@ def register(app: typer.Typer) -> None:
 
         options = _options(clicks, seed, corrupt_fraction, days)
         mesh = load_mesh(project)
-        table = Table("domain", "source", "rows", "corrupt", title=f"files under {out}")
+        written = []
         for d in mesh.domains:
             data = generate_domain(mesh, d.name, rows=options.clicks, seed=options.seed,
                                    corrupt_fraction=options.corrupt_fraction, days=options.days)
             for source, (rows, bad) in summarize(write_local(data, out / d.bucket)).items():
-                table.add_row(d.name, source, f"{rows:,}", f"{bad:,}")
-        console.print(table)
+                written.append({"domain": d.name, "source": source, "folder": str(out / d.bucket), "rows": rows,
+                                "corrupt": bad})
+
+        def show(_: Any) -> None:
+            table = Table("domain", "source", "rows", "corrupt", title=f"files under {out}")
+            for w in written:
+                table.add_row(w["domain"], w["source"], f"{w['rows']:,}", f"{w['corrupt']:,}")
+            console.print(table)
+
+        ui.emit({"output": str(out), "sources": written}, fmt, show)
 
 
 class _SqlRecorder:

@@ -161,6 +161,7 @@ def register(app: typer.Typer) -> None:
             "--dry-run", help="Print every call and statement, change nothing (with -c: read the account's tasks).",
         )] = False,
         wait: WaitOpt = False,
+        fmt: FormatOpt = "text",
     ) -> None:
         """Refresh the product registry, then bring every domain's task graph to the manifests (compare, then apply)."""
         from snowmesh.catalog import refresh_registry
@@ -176,9 +177,8 @@ def register(app: typer.Typer) -> None:
             reporter.warn("these tasks CALL procedures snowflake.yml does not ship, so they will fail when they run: "
                           + ", ".join(missing))
         if dry_run and connection is None:
-            print_registry_refresh(mesh)
-            print_task_changes(first_deploy(mesh), reads="no connection: planned against an empty schema (a first "
-                               "deploy); with --connection the account's tasks are read and compared")
+            _task_preview(mesh, first_deploy(mesh), fmt, reads="no connection: planned against an empty schema (a "
+                          "first deploy); with --connection the account's tasks are read and compared")
             return
         if connection is None:
             raise InputError(
@@ -193,15 +193,30 @@ def register(app: typer.Typer) -> None:
                 reporter.warn("not on the account, so the tasks that CALL them will fail: "
                               + ", ".join(s.overload for s in absent) + " (snow snowpark deploy)")
             if dry_run:
-                print_registry_refresh(mesh)
-                print_task_changes(deploy_dags(root, mesh, dry_run=True), reads=f"read from {target.name}; "
-                                   "nothing below is called")
+                _task_preview(mesh, deploy_dags(root, mesh, dry_run=True), fmt,
+                              reads=f"read from {target.name}; nothing below is called")
                 return
             n = refresh_registry(target, mesh)
             done = deploy_dags(root, mesh)
-        console.print(f"registry: {n} product(s)")
-        for c in done:
-            console.print(describe_changes(c), soft_wrap=True)
+
+        def show(_: Any) -> None:
+            console.print(f"registry: {n} product(s)")
+            for c in done:
+                console.print(describe_changes(c), soft_wrap=True)
+
+        ui.emit({"dry_run": False, "target": target.name, "registry_products": n,
+                 "task_graphs": task_changes_dict(done)}, fmt, show)
+
+
+def _task_preview(mesh: Any, changes: list[Any], fmt: str, *, reads: str) -> None:
+    from snowmesh.catalog import describe_refresh
+
+    def show(_: Any) -> None:
+        print_registry_refresh(mesh)
+        print_task_changes(changes, reads=reads)
+
+    ui.emit({"dry_run": True, "registry": [{"sql": stmt, "note": note} for stmt, note in describe_refresh(mesh)],
+             "task_graphs": task_changes_dict(changes), "task_graphs_note": reads}, fmt, show)
 
 
 def print_registry_refresh(mesh: Any) -> None:
