@@ -282,6 +282,8 @@ def test_root_instantiates_each_domain_module_per_domain(root):
         "snowflake_domain",
         "snowflake_consumer_grants",
         "snowflake_governance",
+        "gcp_bigquery_product",  # terraform/federation.tf: one instance per declaring product (for_each)
+        "azure_synapse_product",
     }
     for name in ("aws_domain_landing", "snowflake_domain"):
         assert root.modules[name]["for_each"] == "${var.domains}", name
