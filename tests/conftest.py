@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The project's own procedures/ first on the import path: a domain's handlers added after
+# `pip install -e .` import in the tests with no reinstall (the walker and the gate load them
+# through snowmesh.handlers).
+sys.path.insert(0, str(ROOT / "procedures"))
 
 
 @pytest.fixture(scope="session")

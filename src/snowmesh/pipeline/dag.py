@@ -95,18 +95,10 @@ def domain_dag(d: Domain) -> tuple[DAG, dict[str, TaskSpec]]:
     return dag, specs
 
 
-def _domain_order(mesh: Mesh) -> list[Domain]:
-    order: list[str] = []
-    for p in mesh.products_in_order():
-        if p.domain not in order:
-            order.append(p.domain)
-    order += [d.name for d in mesh.domains if d.name not in order]
-    return [mesh.domain(n) for n in order]
-
-
 def mesh_dags(mesh: Mesh) -> list[tuple[Domain, DAG, dict[str, TaskSpec]]]:
-    """Every domain's DAG, producers before consumers."""
-    return [(d, *domain_dag(d)) for d in _domain_order(mesh)]
+    """Every domain's DAG, producers before consumers (a topological sort of the domains'
+    product reads and consumer declarations, Mesh.domains_in_order)."""
+    return [(d, *domain_dag(d)) for d in mesh.domains_in_order()]
 
 
 def walk(dag: DAG, specs: dict[str, TaskSpec]) -> list[TaskSpec]:

@@ -61,9 +61,7 @@ def deploy(target: Target, mesh: Mesh, reporter: Reporter) -> ApplyResult:
 
 def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport) -> None:
     audit.ensure(target)
-    # Producers' graphs before their consumers' (a topological sort of domain dependencies).
-    rank = {d.name: i for i, d in enumerate(mesh.domains_in_order())}
-    for domain, dag, specs in sorted(mesh_dags(mesh), key=lambda x: rank[x[0].name]):
+    for domain, dag, specs in mesh_dags(mesh):  # producers' graphs before their consumers'
         order = walk(dag, specs)
         wh = domain.warehouse.name
         blocked: set[str] = set()  # products whose earlier step failed: later steps skip
