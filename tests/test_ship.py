@@ -83,7 +83,10 @@ def test_render_keeps_entities_it_does_not_own() -> None:
     page = {"type": "streamlit", "identifier": "CATALOG_PAGE", "main_file": "app.py", "artifacts": ["app.py"]}
     stale = {"type": "procedure", "handler": "gone.build"}
     out = pf.render_project(MESH, {"definition_version": 2, "entities": {"page": page, "old_proc": stale}})
-    assert out["entities"]["page"] == page
+    # Kept as written, except its artifacts: the page ships every domain manifest (derived, not hand-listed).
+    manifests = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("domains/*/domain.yml"))
+    derived = ["app.py", *({"src": m, "dest": f"streamlit/{m}"} for m in manifests)]
+    assert out["entities"]["page"] == {**page, "artifacts": derived}
     assert "old_proc" not in out["entities"]
     assert list(out["entities"])[-1] == "page"
 

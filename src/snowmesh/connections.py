@@ -27,9 +27,10 @@ def resolve(name: str) -> dict[str, Any]:
     get_config_manager().read_config()  # $SNOWFLAKE_HOME / ~/.snowflake, as `snow` reads them
     try:
         return dict(get_connection_dict(name))
-    except (MissingConfigurationError, KeyError) as exc:
+    except (MissingConfigurationError, KeyError):
         raise ConnectionConfigError(
-            f"connection {name!r} is not configured: {exc}",
+            f"connection {name!r} failed: {name!r} is not configured in connections.toml or config.toml under "
+            f"$SNOWFLAKE_HOME or ~/.snowflake, nor in SNOWFLAKE_CONNECTIONS_{name.upper()}_* variables",
             hint=f"add it with `snow connection add -n {name}` (docs/shipping.md)",
         ) from None
 
