@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
 from typing import Any
 
@@ -31,6 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from snowmesh.local.lock import pid_alive  # one liveness rule for the lock and the health probe
 
 CLIENT_PID = "SNOWMESH_CLIENT_PID"
 _client_pids: dict[str, int] = {}  # session token -> the client's PID
@@ -76,25 +77,11 @@ async def _query(request: Request) -> Response:
     return response
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _sessions() -> list[dict[str, Any]]:
     out = []
     for token, conn in list(fakesnow.server.sessions.items()):
         pid = _client_pids.get(token)
-        alive = None if pid is None else _pid_alive(pid)
+        alive = None if pid is None else pid_alive(pid)
         in_tx = token in _open_tx or bool(getattr(conn, "_in_transaction", False))
         if alive is False and not in_tx:
             # An idle session of a dead client holds nothing: forget it (its DuckDB cursor closes).
