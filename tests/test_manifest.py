@@ -15,13 +15,15 @@ from snowmesh.manifest import load_mesh
 
 def test_real_manifests_load(root: Path) -> None:
     mesh = load_mesh(root)
-    assert [d.name for d in mesh.domains] == ["FINANCE", "MARKETING"]
+    # Marketing's and Finance's own facts; another domain joining the repository changes none of them.
+    assert {"FINANCE", "MARKETING"} <= {d.name for d in mesh.domains}
     mk = mesh.domain("MARKETING")
     assert mk.database == "MARKETING_DB" and mk.warehouse.name == "MARKETING_WH"
     assert mk.warehouse.monthly_credit_quota == 100
     assert {p.name for p in mk.products} == {"CAMPAIGN_PERFORMANCE", "AD_CLICKS"}
     assert mesh.product("CAMPAIGN_PERFORMANCE").view == "CAMPAIGN_PERFORMANCE_V1"
-    assert [p.key for p in mesh.products_in_order()][-1] == "FINANCE.CAMPAIGN_ROI"
+    order = [p.key for p in mesh.products_in_order()]
+    assert order.index("FINANCE.CAMPAIGN_ROI") > max(order.index(f"MARKETING.{n}") for n in ("CAMPAIGN_PERFORMANCE", "AD_CLICKS"))
 
 
 def _edit(project: Path, domain: str, change) -> None:
@@ -54,7 +56,7 @@ CASES = {
     ),
     "unknown consumer": (
         "marketing", lambda d: d["products"][0].update(consumers=["FINANCE", "SALES"]),
-        "domains/marketing/domain.yml: products[0].consumers[1]: 'SALES' is not a domain (known: FINANCE, MARKETING)",
+        "domains/marketing/domain.yml: products[0].consumers[1]: 'SALES' is not a domain (known: FINANCE, ",
     ),
     "undeclared consumer": (
         "marketing", lambda d: d["products"][1].update(consumers=[]),
