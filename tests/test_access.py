@@ -105,8 +105,11 @@ def test_clean_fixture_mesh_with_other_names_passes(capsys):
 def test_every_rendered_access_statement_parses(plan):
     g = plan_graph(plan)
     grants = [s for s in plan if s.kind == Kind.GRANT]
-    # 2 x (3 account + 4 database roles), 1 consumer, 1 governance database role, the governance role
-    assert len(grants) > 50 and len(g.roles) == 17
+    # per domain 3 account + 4 database roles (R, W, C, PRODUCT_READER), one consumer role per
+    # (producer, consumer) pair, the governance database role and the governance role
+    mesh = load_mesh(ROOT)
+    pairs = {(p.domain, c) for p in mesh.products for c in p.consumers}
+    assert len(grants) > 50 and len(g.roles) == 7 * len(mesh.domains) + len(pairs) + 2
     assert parse_grant(r.grant_on(["USAGE"], "STAGE", ["MARKETING_DB", "RAW", "LANDING"], "W",
                                   database_role_of="MARKETING_DB").sql) == [
         PrivilegeGrant("USAGE", Securable("STAGE", ("MARKETING_DB", "RAW", "LANDING")), Role("W", "MARKETING_DB"))]
@@ -305,7 +308,8 @@ def test_ingest_is_proven_through_the_stage_and_the_source_registry(mesh):
     assert ("FINANCE INGEST reads its sources from GOVERNANCE_DB.CATALOG.SOURCES: FINANCE_ENGINEER -> "
             "GOVERNANCE_DB.SOURCES_READER -> SELECT on GOVERNANCE_DB.CATALOG.SOURCES") in proven
     governance = audit_plan(mesh).check("governance").proven
-    assert "GOVERNANCE_DB.CATALOG.SOURCES is read by FINANCE_ENGINEER, MARKETING_ENGINEER" in governance
+    engineers = ", ".join(sorted(d.engineer_role for d in mesh.domains))
+    assert f"GOVERNANCE_DB.CATALOG.SOURCES is read by {engineers}" in governance
 
 
 def test_ingest_without_the_stage_grant_fails_proof_3(mesh, plan):
@@ -317,7 +321,7 @@ def test_ingest_without_the_stage_grant_fails_proof_3(mesh, plan):
 
 def test_ingest_without_the_source_registry_grant_fails_proof_3_or_drifts(mesh, plan, tmp_path):
     report = _audit(mesh, plan, drop=lambda s: s.sql == SOURCES_GRANT, terraform_dir=tmp_path / "no-terraform")
-    assert len(_messages(report, "procedures")) == 2  # both domains' INGEST
+    assert len(_messages(report, "procedures")) == len(mesh.domains)  # every domain's INGEST
     assert all("lacks SELECT on GOVERNANCE_DB.CATALOG.SOURCES" in m for m in _messages(report, "procedures"))
     # Terraform still grants it: the account would hold it, so the proofs pass and the layers drift.
     report = _audit(mesh, plan, drop=lambda s: s.sql == SOURCES_GRANT)
@@ -495,16 +499,16 @@ def test_hostile_name_in_tfvars_is_refused(project, capsys, view, why):
     assert rc == 2 and "Traceback" not in err
 
 
-def test_terraform_governance_grants_are_read_from_the_hcl():
+def test_terraform_governance_grants_are_read_from_the_hcl(mesh):
     g = governance_graph(ROOT / "terraform")
+    names = [d.name for d in mesh.domains]
     reader = Role("SOURCES_READER", "GOVERNANCE_DB")
     governance = Role("MESH_GOVERNANCE")  # the owner role: tests/test_security_model.py checks its grants
     pypi = Role("PYPI_REPOSITORY_USER", "SNOWFLAKE")
     assert g.roles == {reader, governance}
-    assert {x.key for x in g.role_grants if x.role == reader} == {
-        (reader, Role("FINANCE_ENGINEER")), (reader, Role("MARKETING_ENGINEER"))}
+    assert {x.key for x in g.role_grants if x.role == reader} == {(reader, Role(f"{d}_ENGINEER")) for d in names}
     assert {x.to for x in g.role_grants if x.role == pypi} == {
-        governance, *(Role(f"{d}_{k}") for d in ("FINANCE", "MARKETING") for k in ("ENGINEER", "ANALYST"))}
+        governance, *(Role(f"{d}_{k}") for d in names for k in ("ENGINEER", "ANALYST"))}
     assert {str(x) for x in g.privilege_grants if x.to != governance} == {
         "USAGE on GOVERNANCE_DB to GOVERNANCE_DB.SOURCES_READER",
         "USAGE on GOVERNANCE_DB.CATALOG to GOVERNANCE_DB.SOURCES_READER",

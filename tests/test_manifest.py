@@ -55,8 +55,8 @@ CASES = {
         "domains/marketing/domain.yml: products[0].name: 'SELECT' is a reserved word in Snowflake",
     ),
     "unknown consumer": (
-        "marketing", lambda d: d["products"][0].update(consumers=["FINANCE", "SALES"]),
-        "domains/marketing/domain.yml: products[0].consumers[1]: 'SALES' is not a domain (known: FINANCE, ",
+        "marketing", lambda d: d["products"][0].update(consumers=["FINANCE", "NO_SUCH_DOMAIN"]),
+        "domains/marketing/domain.yml: products[0].consumers[1]: 'NO_SUCH_DOMAIN' is not a domain (known: FINANCE, ",
     ),
     "undeclared consumer": (
         "marketing", lambda d: d["products"][1].update(consumers=[]),

@@ -72,9 +72,8 @@ def test_exactly_the_declared_procedure_grants_are_rendered(plan) -> None:
     assert rendered == {
         ROI.format("FINANCE_ANALYST"),
         SUMMARY.format("MARKETING_ANALYST"), SUMMARY.format("FINANCE_ANALYST"),  # Finance consumes the view it reads
-        HEALTH.format("FINANCE_ANALYST"), HEALTH.format("MARKETING_ANALYST"),
-        GOV_DB.format("FINANCE_ANALYST"), GOV_DB.format("MARKETING_ANALYST"),
-        GOV_SCHEMA.format("FINANCE_ANALYST"), GOV_SCHEMA.format("MARKETING_ANALYST"),
+        # PRODUCT_HEALTH (and the governance database's USAGE) go to every domain's analysts
+        *(g.format(d.analyst_role) for d in MESH.domains for g in (HEALTH, GOV_DB, GOV_SCHEMA)),
     }  # fmt: skip
 
 
@@ -91,7 +90,10 @@ def test_signatures_are_snowflake_ymls(plan) -> None:
 
 def test_no_pipeline_procedure_is_granted(plan) -> None:
     pipeline = [s for s in procedure_specs(MESH) if s.name.startswith(PIPELINE)]
-    assert len(pipeline) == 9 and all(not s.callers for s in pipeline)
+    per_domain = [s for s in pipeline if s.domain is not None]
+    assert {s.name for s in per_domain} == {*(f"BUILD_{p.name}" for p in MESH.products), "INGEST"}
+    assert len(per_domain) == len(MESH.products) + len(MESH.domains)  # a BUILD per product, an INGEST per domain
+    assert all(not s.callers for s in pipeline)
     for s in plan:  # OWNERSHIP goes to each one's owner (its domain's engineer): not a grant to CALL
         assert s.sql.startswith("GRANT OWNERSHIP ON PROCEDURE ") or not any(f'"{p.name}"(' in s.sql for p in pipeline), s.sql
 
@@ -145,7 +147,7 @@ def test_the_verifier_parses_them_round_trip(plan) -> None:
         Role("FINANCE_ANALYST"))]
     g = plan_graph(plan)
     on_procs = {(str(x.on), x.to.name) for x in g.privilege_grants if x.on.type == "PROCEDURE" and x.privilege == "USAGE"}
-    assert len(on_procs) == 5
+    assert len(on_procs) == 3 + len(MESH.domains)  # ROI, CAMPAIGN_SUMMARY twice, PRODUCT_HEALTH per domain
     owned = {str(x.on) for x in g.privilege_grants if x.on.type == "PROCEDURE" and x.privilege == "OWNERSHIP"}
     assert owned == {s.overload for s in procedure_specs(MESH)}  # each shipped overload has one owner
 
@@ -172,7 +174,7 @@ def test_real_mesh_proves_who_can_call_what() -> None:
     assert ("FINANCE_ANALYST can CALL MARKETING_DB.PRODUCTS.CAMPAIGN_SUMMARY(VARCHAR) (caller's rights): "
             "FINANCE_ANALYST -> USAGE on MARKETING_DB.PRODUCTS.CAMPAIGN_SUMMARY(VARCHAR)") in proven
     assert "MARKETING_DB.RAW.INGEST(): pipeline procedure, USAGE granted to no role" in proven
-    assert sum(" can CALL " in p for p in proven) == 5
+    assert sum(" can CALL " in p for p in proven) == 3 + len(MESH.domains)
 
 
 def test_a_missing_grant_is_caught(plan) -> None:
