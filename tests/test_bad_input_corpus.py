@@ -194,6 +194,11 @@ MANIFEST_VALUES: list[tuple[str, tuple[Any, ...], Any, str]] = [
      f"products[0].consumers[{len(PRODUCT['consumers'])}]"),
     ("prod-consumer-lower", ("products", 0, "consumers"), ["lower"], "products[0].consumers[0]"),
     ("prod-extra", ("products", 0, "schedule"), "daily", "products[0]"),
+    ("proc-name-lower", ("procedures",), [{"name": "roi", "handler": PRODUCT["handler"]}], "procedures[0].name"),
+    ("proc-handler-missing", ("procedures",), [{"name": "ROI", "handler": "nosuch.module.fn"}], "procedures[0].handler"),
+    ("proc-execute-as", ("procedures",), [{"name": "ROI", "handler": PRODUCT["handler"], "execute_as": "root"}],
+     "procedures[0].execute_as"),
+    ("proc-twice", ("procedures",), [{"name": "ROI", "handler": PRODUCT["handler"]}] * 2, "procedures[1].name"),
 ]
 
 CASES: list[Case] = [

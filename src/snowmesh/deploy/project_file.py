@@ -117,11 +117,16 @@ EXTRA_PROCEDURES = (
     # caller's rights, so only roles that may read those views get USAGE.
     ExtraProcedure("PRODUCT_HEALTH", None, GOVERNANCE_SCHEMA, "governance.product_health.product_health", False,
                    callers=EVERY_ANALYST),
-    ExtraProcedure("ROI_BY_CAMPAIGN", "FINANCE", PRODUCTS, "finance.roi_by_campaign.roi_by_campaign", True,
-                   callers=READERS),
-    ExtraProcedure("CAMPAIGN_SUMMARY", "MARKETING", PRODUCTS, "marketing.campaign_summary.campaign_summary", True,
-                   callers=READERS),
+    # A domain's own analyst procedures are declared in its manifest (``procedures:``): analyst_procedures().
 )  # fmt: skip
+
+
+def analyst_procedures(mesh: Mesh) -> tuple[ExtraProcedure, ...]:
+    """Each domain's manifest-declared analyst procedures, in PRODUCTS of its database."""
+    return tuple(
+        ExtraProcedure(x.name, d.name, PRODUCTS, x.handler, x.execute_as_caller, callers=x.callers)
+        for d in mesh.domains for x in d.procedures
+    )
 
 # Per domain database, owner's rights on the domain's warehouse: INGEST writes RAW.
 DOMAIN_PROCEDURES = (DomainProcedure("INGEST", RAW, "governance.ingest.ingest", "VARCHAR"),)
@@ -211,7 +216,7 @@ def procedure_specs(mesh: Mesh) -> list[ProcedureSpec]:
             specs.append(ProcedureSpec(f"{d.name}_{dp.name}".lower(), dp.name, d.database, dp.schema, dp.handler,
                                        (), dp.returns, d.warehouse.name, False, d.name))
     names = {d.name for d in mesh.domains}
-    for x in EXTRA_PROCEDURES:
+    for x in (*EXTRA_PROCEDURES, *analyst_procedures(mesh)):
         if x.domain is not None and x.domain not in names:
             continue  # the domain whose product it reads is not in this mesh
         d = mesh.domain(x.domain) if x.domain else None

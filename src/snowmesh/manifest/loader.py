@@ -31,6 +31,7 @@ from snowmesh import federation
 from snowmesh.errors import InputError, InputProblems
 from snowmesh.manifest import checks
 from snowmesh.manifest.model import (
+    AnalystProcedure,
     Column,
     ColumnSample,
     Domain,
@@ -148,6 +149,11 @@ def _check_domain(rel: Path, root: Path, data: dict[str, Any], out: Problems) ->
         problem = checks.handler_problem(root, p["handler"])
         if problem:
             out.add(rel, f"products[{pi}].handler", problem)
+    for xi, x in enumerate(data.get("procedures", ())):
+        problem = checks.handler_problem(root, x["handler"])
+        if problem:
+            out.add(rel, f"procedures[{xi}].handler", problem)
+    _check_unique(rel, "procedures", [x["name"] for x in data.get("procedures", ())], out)
     for where, msg in checks.sample_problems(root / rel.parent, data):
         out.add(rel, where, msg)
     for where, msg in federation.declaration_problems(data):
@@ -196,6 +202,10 @@ def _build(data: dict[str, Any], path: Path) -> Domain:
         products=products,
         path=path,
         sample_generator=data.get("sample", {}).get("generator", ""),
+        procedures=tuple(
+            AnalystProcedure(x["name"], x["handler"], x.get("execute_as", "caller") == "caller", x.get("callers", "readers"))
+            for x in data.get("procedures", ())
+        ),
     )
 
 

@@ -202,6 +202,20 @@ class Product:
 
 
 @dataclass(frozen=True)
+class AnalystProcedure:
+    """``procedures:`` in a manifest: a table-returning procedure analysts CALL.
+
+    Caller's rights by default: it reads product views as the analyst, so masking sees the
+    analyst's role. ``callers``: ``readers`` (the analysts of every domain that may read all the
+    views its module's INPUTS names) or ``every-analyst``."""
+
+    name: str
+    handler: str
+    execute_as_caller: bool = True
+    callers: str = "readers"
+
+
+@dataclass(frozen=True)
 class Domain:
     name: str
     owner: str
@@ -217,6 +231,7 @@ class Domain:
     # ``sample: {generator: <module>.<function>}``: the domain's own generator, in
     # domains/<domain>/<module>.py; sources it does not return are generated from their columns.
     sample_generator: str = ""
+    procedures: tuple[AnalystProcedure, ...] = ()
 
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
