@@ -18,9 +18,15 @@ OWN = {"domains/orders/domain.yml", "procedures/orders/__init__.py", "procedures
        "contracts/orders/orders_daily/v1.json", "tests/domains/orders/test_orders_orders_daily.py"}
 
 
+def _env() -> dict[str, str]:
+    """The user's environment without the session's scratch state folder: the copy's own .mesh
+    is used, so its extra domain never reaches the account other tests share."""
+    return {k: v for k, v in os.environ.items() if k != "SNOWMESH_STATE_DIR"} | {"COLUMNS": "250"}
+
+
 def mesh(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "snowmesh", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False, env={**os.environ, "COLUMNS": "250"})
+                          timeout=timeout, check=False, env=_env())
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -57,7 +63,7 @@ def test_a_scaffolded_domain_passes_the_gate_the_run_and_its_own_test(project: P
                           cwd=project, capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout
     own_test = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/domains"],
-                              cwd=project, capture_output=True, text=True, timeout=300, check=False)
+                              cwd=project, capture_output=True, text=True, timeout=300, check=False, env=_env())
     assert own_test.returncode == 0 and "4 passed" in own_test.stdout, own_test.stdout + own_test.stderr
 
     # The gate catches a rename in the new domain's handler, and passes its untouched product.
