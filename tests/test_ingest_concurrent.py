@@ -9,18 +9,16 @@ lives in a database of its own, so the mesh's tables are untouched.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from scratch_domain import deploy_scratch_domain
 
 from governance import ingest as shared
 from snowmesh.console import SilentReporter
-from snowmesh.deploy.plan import build_plan
-from snowmesh.deploy.statements import LOCALLY_EXECUTABLE
-from snowmesh.manifest.model import Column, Mesh, Source
+from snowmesh.manifest.model import Column, Source
 
 DB = "RACE_DB"
 SOURCE = Source("RACE_ROWS", "race_rows", "csv_gzip",
@@ -36,14 +34,7 @@ def _body(f: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def race(mesh_run):
-    t = mesh_run.target
-    base = mesh_run.mesh.domain("MARKETING")
-    d = dataclasses.replace(base, name="RACE", database=DB, bucket="mesh-race-landing", sources=(SOURCE,),
-                            products=())
-    for s in build_plan(Mesh(mesh_run.mesh.root, (d,)), local=True).all:
-        if s.kind in LOCALLY_EXECUTABLE and s.object_name.startswith(DB):
-            t.sql(s.sql)
-    t.s3.create_bucket(Bucket=d.bucket)
+    t, d = deploy_scratch_domain(mesh_run, "RACE", DB, "mesh-race-landing", SOURCE)
     for f in range(FILES):
         t.s3.put_object(Bucket=d.bucket, Key=f"race_rows/dt=2026-02-{f + 1:02d}/part-00000.csv.gz",
                         Body=gzip.compress(_body(f)))
@@ -124,8 +115,6 @@ def test_a_ledger_from_before_md5s_is_upgraded_and_its_files_match_by_name(mesh_
 
     t = mesh_run.target
     db = "OLDLEDGER_DB"
-    d = dataclasses.replace(mesh_run.mesh.domain("MARKETING"), name="OLDLEDGER", database=db,
-                            bucket="mesh-oldledger-landing", sources=(SOURCE,), products=())
     t.sql(f'CREATE DATABASE IF NOT EXISTS "{db}"')
     t.sql(f'CREATE SCHEMA IF NOT EXISTS "{db}"."RAW"')
     t.sql(f'CREATE TABLE "{db}"."RAW"."INGESTED_FILES" ("SOURCE" VARCHAR NOT NULL, "FILE_NAME" VARCHAR NOT NULL, '
@@ -133,10 +122,7 @@ def test_a_ledger_from_before_md5s_is_upgraded_and_its_files_match_by_name(mesh_
           '"LOADED_AT" TIMESTAMP_NTZ NOT NULL)')
     old = "race_rows/dt=2026-01-01/part-00000.csv.gz"
     t.sql(f"INSERT INTO \"{db}\".\"RAW\".\"INGESTED_FILES\" VALUES ('RACE_ROWS', '{old}', 2, 2, 0, SYSDATE())")
-    for s in build_plan(Mesh(mesh_run.mesh.root, (d,)), local=True).all:
-        if s.kind in LOCALLY_EXECUTABLE and s.object_name.startswith(db):
-            t.sql(s.sql)
-    t.s3.create_bucket(Bucket=d.bucket)
+    _, d = deploy_scratch_domain(mesh_run, "OLDLEDGER", db, "mesh-oldledger-landing", SOURCE)  # the deploy upgrades it
     t.s3.put_object(Bucket=d.bucket, Key=old, Body=gzip.compress(b"ID,AMOUNT\nO1,1.00\nO2,2.00\n"))
     t.s3.put_object(Bucket=d.bucket, Key="race_rows/dt=2026-01-02/part-00000.csv.gz",
                     Body=gzip.compress(b"ID,AMOUNT\nN1,1.00\n"))

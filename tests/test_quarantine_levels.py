@@ -10,16 +10,14 @@ own on the session's local account, so the mesh's tables are untouched.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 
 import pytest
+from scratch_domain import deploy_scratch_domain
 
 from governance.ingest_sql import MAX_LINE_CHARS
 from snowmesh.console import SilentReporter
-from snowmesh.deploy.plan import build_plan
-from snowmesh.deploy.statements import LOCALLY_EXECUTABLE
-from snowmesh.manifest.model import Column, Mesh, Source
+from snowmesh.manifest.model import Column, Source
 
 DB = "LEVELS_DB"
 RAW = f'"{DB}"."RAW"'
@@ -73,14 +71,7 @@ FILES: list[tuple[str, bytes, str | None, int]] = [
 
 @pytest.fixture(scope="module")
 def levels(mesh_run):
-    t = mesh_run.target
-    base = mesh_run.mesh.domain("MARKETING")
-    d = dataclasses.replace(base, name="LEVELS", database=DB, bucket="mesh-levels-landing", sources=(SOURCE,),
-                            products=())
-    for s in build_plan(Mesh(mesh_run.mesh.root, (d,)), local=True).all:
-        if s.kind in LOCALLY_EXECUTABLE and s.object_name.startswith(DB):
-            t.sql(s.sql)
-    t.s3.create_bucket(Bucket=d.bucket)
+    t, d = deploy_scratch_domain(mesh_run, "LEVELS", DB, "mesh-levels-landing", SOURCE)
     return t, d
 
 
