@@ -8,15 +8,13 @@ account, so the mesh's own tables are untouched.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 
 import pytest
+from scratch_domain import deploy_scratch_domain
 
 from snowmesh.console import SilentReporter
-from snowmesh.deploy.plan import build_plan
-from snowmesh.deploy.statements import LOCALLY_EXECUTABLE
-from snowmesh.manifest.model import Column, Mesh, Source
+from snowmesh.manifest.model import Column, Source
 
 DB = "ODDITIES_DB"
 SOURCE = Source("ODD_ROWS", "odd_rows", "csv_gzip",
@@ -37,15 +35,7 @@ EXPECTED_QUARANTINE = {
 
 @pytest.fixture(scope="module")
 def oddities(mesh_run):
-    t = mesh_run.target
-    marketing = mesh_run.mesh.domain("MARKETING")
-    d = dataclasses.replace(marketing, name="ODDITIES", database=DB, bucket="mesh-oddities-landing",
-                            sources=(SOURCE,), products=())
-    plan = build_plan(Mesh(mesh_run.mesh.root, (d,)), local=True)
-    for s in plan.all:
-        if s.kind in LOCALLY_EXECUTABLE and s.object_name.startswith(DB):
-            t.sql(s.sql)
-    t.s3.create_bucket(Bucket=d.bucket)
+    t, d = deploy_scratch_domain(mesh_run, "ODDITIES", DB, "mesh-oddities-landing", SOURCE)
     for key, body in FILES.items():
         t.s3.put_object(Bucket=d.bucket, Key=key, Body=gzip.compress(body))
     return t, d
