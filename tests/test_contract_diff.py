@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from contract_changes import V1, changed, kinds
 
 from governance.diff import BREAKING, MINOR, PATCH, SemverError, bump_kind, diff_contracts
 
 ROOT = Path(__file__).resolve().parents[1]
-V1 = json.loads((ROOT / "contracts/marketing/campaign_performance/v1.json").read_text())
-
-
-def changed(mutate: Callable[[dict[str, Any]], None], version: str | None = None) -> dict[str, Any]:
-    doc = copy.deepcopy(V1)
-    mutate(doc)
-    if version:
-        doc["x-product"]["version"] = version
-    return doc
-
-
-def kinds(diff) -> list[tuple[str, str | None, str]]:
-    return [(c.kind, c.column, c.klass) for c in diff.changes]
 
 
 def rename_clicks(d: dict[str, Any]) -> None:

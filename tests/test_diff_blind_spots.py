@@ -15,25 +15,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from contract_changes import V1, changed, kinds
 
 from governance.diff import BREAKING, MINOR, PATCH, diff_contracts
 from snowmesh.cli.main import run_app
 
 ROOT = Path(__file__).resolve().parents[1]
-V1 = json.loads((ROOT / "contracts/marketing/campaign_performance/v1.json").read_text())
 SCHEMA = json.loads((ROOT / "procedures/governance/diff_output.schema.json").read_text())
-
-
-def changed(mutate: Callable[[dict[str, Any]], Any], version: str | None = None) -> dict[str, Any]:
-    doc = copy.deepcopy(V1)
-    mutate(doc)
-    if version:
-        doc["x-product"]["version"] = version
-    return doc
-
-
-def kinds(diff) -> list[tuple[str, str | None, str]]:
-    return [(c.kind, c.column, c.klass) for c in diff.changes]
 
 
 def write(tmp_path: Path, name: str, doc: dict[str, Any]) -> Path:
