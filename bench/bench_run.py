@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import figures  # bench/figures.py: a script's own folder is on sys.path
+from memwatch import MemWatch, StepReporter, task_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CLICKS = 100_000  # also the CI report's figure (README: a 100k-click benchmark as a report)
@@ -48,15 +49,14 @@ def _quarantine_matches(target, mesh, landed) -> bool:
 
 
 def run_scale(clicks: int, smoke: bool = False) -> dict:
-    from snowmesh.console import SilentReporter
     from snowmesh.landing import LandOptions, land_mesh
     from snowmesh.local import servers
     from snowmesh.manifest import load_mesh
+    from snowmesh.pipeline.dag import mesh_dags
     from snowmesh.pipeline.runner import RunReport, deploy, walk_mesh
     from snowmesh.target import open_target
 
     mesh = load_mesh(ROOT)
-    reporter = SilentReporter()
     steps: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="mesh-bench-") as state:
         os.environ["SNOWMESH_STATE_DIR"] = state
@@ -64,30 +64,40 @@ def run_scale(clicks: int, smoke: bool = False) -> dict:
         with open_target(ROOT, None, keep_servers=False) as target:
             steps["start local account"] = time.perf_counter() - t0
             srv = servers.running(ROOT)
+            pids = {"client": os.getpid(), **({"fakesnow": srv.snowflake.pid, "moto": srv.s3.pid} if srv else {})}
+            watch = MemWatch(pids)
+            reporter = StepReporter(watch, {dag.name for _, dag, _ in mesh_dags(mesh)})
             t = time.perf_counter()
             report = RunReport(run_id=f"bench{clicks}")
-            report.deploy = deploy(target, mesh, reporter)
+            with watch.step("deploy"):
+                report.deploy = deploy(target, mesh, reporter)
             steps["deploy"] = time.perf_counter() - t
             t = time.perf_counter()
-            landed = land_mesh(target, mesh, LandOptions(clicks=clicks, seed=42), reporter)
+            with watch.step("generate + land in S3"):
+                landed = land_mesh(target, mesh, LandOptions(clicks=clicks, seed=42), reporter)
             steps["generate + land in S3"] = time.perf_counter() - t
             walk_mesh(target, mesh, reporter, report)
             for task in report.tasks:
                 steps[f"{task.dag}.{task.task}"] = task.seconds
             quarantine_exact = _quarantine_matches(target, mesh, landed)
-            server_peak = sum(figures.vm_hwm_bytes(s.pid) for s in (srv.snowflake, srv.s3)) if srv else 0
+            watch.stop()
+            server_hwm = {s.name: figures.vm_hwm_bytes(s.pid) for s in srv.all} if srv else {}
         total = time.perf_counter() - t0
     client_peak = figures.own_peak_rss_bytes()
     tasks_ok = all(t.status == "SUCCEEDED" for t in report.tasks)
+    per_step = task_names(watch.peaks(), [(t.dag, t.task) for t in report.tasks])
     return figures.figure_line(
         "run",
         {"clicks": clicks},
         ok=tasks_ok and quarantine_exact,
         seconds={"total": total, **steps},
-        peak_rss_bytes=client_peak + server_peak,
+        peak_rss_bytes=client_peak + sum(server_hwm.values()),
         figures={
             "client_peak_rss_bytes": client_peak,
-            "servers_peak_rss_bytes": server_peak,
+            "servers_peak_rss_bytes": sum(server_hwm.values()),
+            **{f"{name}_peak_rss_bytes": v for name, v in server_hwm.items()},
+            # Resident memory per step and process, sampled every 50 ms (bench/memwatch.py).
+            "step_peak_rss_bytes": per_step,
             "tasks_succeeded": tasks_ok,
             "quarantine_lines_match_generator": quarantine_exact,
             "rows": {l.source: l.rows_landed for l in report.loads},
@@ -122,6 +132,14 @@ def summary(results: list[dict]) -> str:
             verdict = "meets" if r["peak_rss_bytes"] <= limit else "MISSES"
             lines.append(f"{r['scale']['clicks']:,} clicks: peak {r['peak_rss_bytes'] / GIB:.2f} GiB {verdict} "
                          f"the target <= {limit / GIB:.0f} GiB")
+    for r in results:
+        per_step = r["figures"].get("step_peak_rss_bytes") or {}
+        procs = list(dict.fromkeys(name for p in per_step.values() for name in p))
+        if per_step:
+            lines.append(f"\n{r['scale']['clicks']:,} clicks: resident MiB per step (sampled)")
+            lines.append(f"{'step':52}" + "".join(f"{name:>12}" for name in procs))
+            for step, p in per_step.items():
+                lines.append(f"{step:52}" + "".join(f"{p.get(name, 0) / 2**20:12.0f}" for name in procs))
     for a, b in itertools.pairwise(results):
         per_m = (b["seconds"]["total"] - a["seconds"]["total"]) / ((b["scale"]["clicks"] - a["scale"]["clicks"]) / 1e6)
         lines.append(f"{a['scale']['clicks']:,} -> {b['scale']['clicks']:,} clicks: {per_m:.1f} s per extra million "

@@ -8,6 +8,7 @@ strings exactly as they will be written, with ``""`` for an empty field (= NULL 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,25 +25,93 @@ _HOURLY = np.array([2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 
 HOUR_P = _HOURLY / _HOURLY.sum()
 
 
-@dataclass(frozen=True)
-class SourceData:
-    """One generated source, in memory, ready to be written.
+# A lazy source's rows [start, stop) as a table, corruption applied (``SourceData.lazy``).
+Build = Callable[[int, int], pa.Table]
 
-    ``table`` has exactly the manifest columns, in order, all strings as written (``""`` = empty
-    field). Rows are sorted by partition; ``partitions`` gives ``(dt, start, stop)`` row ranges,
-    one file each. ``corrupt`` lists ``(row index in table, reason)`` for the deliberately broken rows.
+
+class SourceData:
+    """One generated source, ready to be written: a whole table in memory, or built per file.
+
+    ``SourceData(source, table, partitions, corrupt=(), prefix="")`` holds the whole ``table``;
+    ``SourceData.lazy(source, columns, rows, build, partitions, corrupt=())`` holds only
+    ``build(start, stop)``, which returns rows ``[start, stop)`` as a table, so that landing
+    never has more than one file's text in memory (the scale's numeric draws stay whole: drawing
+    them in pieces would change the values a seed gives). Either way the table has exactly the
+    manifest columns, in order, all strings as written (``""`` = empty field). Rows are sorted by
+    partition; ``partitions`` gives ``(dt, start, stop)`` row ranges, one file each. ``corrupt``
+    lists ``(row index in table, reason)`` for the deliberately broken rows.
     """
 
-    source: str
-    table: pa.Table
-    partitions: tuple[tuple[str, int, int], ...]
-    corrupt: tuple[tuple[int, str], ...] = ()
-    prefix: str = ""  # the manifest's landing prefix; generate_domain fills it in
+    __slots__ = ("_build", "_columns", "_rows", "_table", "corrupt", "partitions", "prefix", "source")
 
+    def __init__(self, source: str, table: pa.Table, partitions: tuple[tuple[str, int, int], ...],
+                 corrupt: tuple[tuple[int, str], ...] = (), prefix: str = "") -> None:
+        self.source, self.partitions, self.corrupt, self.prefix = source, tuple(partitions), tuple(corrupt), prefix
+        self._table: pa.Table | None = table
+        self._build: Build | None = None
+        self._columns = tuple(table.column_names)
+        self._rows = table.num_rows
+
+    @classmethod
+    def lazy(cls, source: str, columns: Sequence[str], rows: int, build: Build,
+             partitions: tuple[tuple[str, int, int], ...], corrupt: tuple[tuple[int, str], ...] = (),
+             prefix: str = "") -> SourceData:
+        self = cls.__new__(cls)
+        self.source, self.partitions, self.corrupt, self.prefix = source, tuple(partitions), tuple(corrupt), prefix
+        self._table, self._build, self._columns, self._rows = None, build, tuple(columns), rows
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, "_rows"):  # set once, by the constructors: frozen like the dataclass it was
+            raise AttributeError(f"SourceData is immutable ({name})")
+        object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        kind = "lazy" if self._table is None else "table"
+        return f"SourceData({self.source!r}, {kind}, {self._rows} rows, {len(self.partitions)} partitions)"
 
     @property
     def rows(self) -> int:
-        return self.table.num_rows
+        return self._rows
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self._columns)
+
+    @property
+    def is_lazy(self) -> bool:
+        return self._table is None
+
+    def part(self, start: int, stop: int) -> pa.Table:
+        """Rows ``[start, stop)`` as a table (a lazy source builds just those)."""
+        if self._table is not None:
+            return self._table.slice(start, stop - start)
+        table = self._build(start, stop) if stop > start else None  # type: ignore[misc]
+        if table is None:
+            return pa.table({c: pa.array([], pa.string()) for c in self._columns})
+        if table.column_names != list(self._columns) or table.num_rows != stop - start:
+            raise ValueError(f"{self.source}: build({start}, {stop}) gave {table.num_rows} rows of "
+                             f"{table.column_names}, expected {stop - start} of {list(self._columns)}")
+        return table
+
+    def tables(self) -> Iterator[tuple[str, int, int, pa.Table]]:
+        """``(dt, start, stop, table)`` per partition, one built at a time."""
+        for dt, start, stop in self.partitions:
+            yield dt, start, stop, self.part(start, stop)
+
+    @property
+    def table(self) -> pa.Table:
+        """The whole table (a lazy source builds and joins every partition: for small scales)."""
+        if self._table is not None:
+            return self._table
+        parts = [t for *_, t in self.tables()]
+        return pa.concat_tables(parts) if parts else self.part(0, 0)
+
+    def with_prefix(self, prefix: str) -> SourceData:
+        if self._table is not None:
+            return SourceData(self.source, self._table, self.partitions, self.corrupt, prefix)
+        return SourceData.lazy(self.source, self._columns, self._rows, self._build,  # type: ignore[arg-type]
+                               self.partitions, self.corrupt, prefix)
 
     def key(self, dt: str) -> str:
         if not self.prefix:

@@ -74,17 +74,31 @@ def plan(rules: tuple[Rule, ...], n: int, fraction: float, rng: np.random.Genera
 
 def apply(rules: tuple[Rule, ...], table: pa.Table, p: Plan) -> tuple[pa.Table, tuple[tuple[int, str], ...]]:
     """Overwrite the planned cells; return the new table and ``(row, reason)`` pairs, row-sorted."""
+    return apply_part(rules, table, p, 0), broken(rules, p)
+
+
+def broken(rules: tuple[Rule, ...], p: Plan) -> tuple[tuple[int, str], ...]:
+    """``(row, reason)`` of every planned row, row-sorted (what a lazy source declares up front)."""
+    return tuple((int(r), rules[int(i)].reason) for r, i in zip(p.rows, p.rule, strict=True))
+
+
+def apply_part(rules: tuple[Rule, ...], table: pa.Table, p: Plan, start: int) -> pa.Table:
+    """Overwrite the planned cells of rows ``[start, start + table.num_rows)``; ``table`` holds those rows.
+
+    Each broken cell depends only on its row's plan entry, so applying it part by part gives the
+    same cells as applying it to the whole table."""
+    lo, hi = (int(i) for i in np.searchsorted(p.rows, [start, start + table.num_rows]))
+    rows, rule_of, value = p.rows[lo:hi] - start, p.rule[lo:hi], p.value[lo:hi]
     for i, rule in enumerate(rules):
-        hit = p.rule == i
+        hit = rule_of == i
         if not hit.any():
             continue
         mask = np.zeros(table.num_rows, dtype=bool)
-        mask[p.rows[hit]] = True  # rows are sorted, so replacements line up with mask order
-        values = np.array(rule.values, dtype=object)[p.value[hit] % len(rule.values)]
+        mask[rows[hit]] = True  # rows are sorted, so replacements line up with mask order
+        values = np.array(rule.values, dtype=object)[value[hit] % len(rule.values)]
         col = table.schema.get_field_index(rule.column)
         new = pc.replace_with_mask(
             table.column(col).combine_chunks(), pa.array(mask), pa.array(values, pa.string())
         )
         table = table.set_column(col, rule.column, new)
-    reasons = tuple((int(r), rules[int(i)].reason) for r, i in zip(p.rows, p.rule, strict=True))
-    return table, reasons
+    return table

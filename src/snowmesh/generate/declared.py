@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -89,7 +90,7 @@ def _signed_fixed(units: np.ndarray, decimals: int) -> pa.Array:
     return pc.if_else(pa.array(units < 0), pc.binary_join_element_wise("-", text, ""), text)
 
 
-def _numbers(c: Column, n: int, g: np.random.Generator) -> pa.Array:
+def _numbers(c: Column, n: int, g: np.random.Generator) -> Drawn:
     lo, hi = _number_bounds(c)
     if c.sample.distribution == "normal":
         x = np.clip(g.normal((lo + hi) / 2, (hi - lo) / 6 or 1.0, n), lo, hi)
@@ -98,10 +99,10 @@ def _numbers(c: Column, n: int, g: np.random.Generator) -> pa.Array:
     else:
         x = g.uniform(lo, hi, n)
     if c.type == "FLOAT":
-        return pc.cast(pa.array(np.round(x, 6)), pa.string())
+        return Drawn(np.round(x, 6), lambda v: pc.cast(pa.array(v), pa.string()))
     scale = _scale(c.type)
     units = np.clip(np.rint(x * 10**scale), math.ceil(lo * 10**scale), math.floor(hi * 10**scale))
-    return _signed_fixed(units.astype(np.int64), scale)
+    return Drawn(units.astype(np.int64), lambda v: _signed_fixed(v, scale))
 
 
 def _day_range(ctx: SampleContext, c: Column) -> tuple[int, int]:
@@ -151,9 +152,27 @@ def _cardinality(ctx: SampleContext, c: Column, refs: Mapping[str, pa.Array]) ->
     return None
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """One column's draws for every row (numbers, indices, seconds) and how a slice of them reads
+    as text: the draws are made once for the whole scale (a seed gives the same values whatever
+    the files), the text one file at a time."""
+
+    values: np.ndarray
+    text: Callable[[np.ndarray], pa.Array]
+    days: np.ndarray | None = None  # epoch day per row, for a DATE/TIMESTAMP (partitioning)
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Indices and small integers in 4 bytes instead of 8 (the same values; 10M rows per column)."""
+    if values.dtype == np.int64 and len(values) and -(2**31) <= values.min() and values.max() < 2**31:
+        return values.astype(np.int32)
+    return values
+
+
 def _column(ctx: SampleContext, s: Source, c: Column, n: int, refs: Mapping[str, pa.Array],
-            index: np.ndarray | None, ordered: bool = False) -> tuple[pa.Array, np.ndarray | None]:
-    """One column's text, and its epoch day per row if it is a DATE/TIMESTAMP (for partitioning).
+            index: np.ndarray | None, ordered: bool = False) -> Drawn:
+    """One column's draws, with its epoch day per row if it is a DATE/TIMESTAMP (for partitioning).
 
     ``index``: for a bounded key column, which of its values each row takes (distinct combinations).
     ``ordered``: the event-time column, drawn then sorted (the rows are in time order)."""
@@ -163,36 +182,46 @@ def _column(ctx: SampleContext, s: Source, c: Column, n: int, refs: Mapping[str,
         if len(values) == 0:
             raise ValueError(f"{s.name}.{c.name}: {c.sample.ref} has no loadable rows to refer to")
         pick = index if index is not None else g.integers(0, len(values), n)
-        return values.take(pa.array(pick)), None
+        return Drawn(_compact(pick), lambda v: values.take(pa.array(v)))
     if c.type == "DATE":
         lo, hi = _day_range(ctx, c)
         day = lo + (index if index is not None else g.integers(0, hi - lo + 1, n))
         if ordered:
             day = np.sort(day, kind="stable")
-        return dates(day), day
+        return Drawn(day, dates, day)
     if c.type == "TIMESTAMP_NTZ":
         at = _seconds(ctx, c, n, g)
         if ordered:
             at = np.sort(at, kind="stable")
-        return timestamps(at), at // DAY
+        return Drawn(at, timestamps, at // DAY)
     if c.type.startswith(("NUMBER", "FLOAT")):
-        return _numbers(c, n, g), None
+        return _numbers(c, n, g)
     if c.sample.faker:
         pool = _faker_pool(c.sample.faker, int(g.integers(0, 2**31)))
-        return take(pool, g.integers(0, len(pool), n)), None
-    return ids(_prefix(c.name), g.integers(1, max(2, n // 10) + 1, n), 6), None
+        return Drawn(_compact(g.integers(0, len(pool), n)), lambda v: take(pool, v))
+    numbers = g.integers(1, max(2, n // 10) + 1, n)
+    width = _width(numbers, 6)  # of the whole column: every file's ids have the same width
+    return Drawn(_compact(numbers), lambda v: ids(_prefix(c.name), v, width))
 
 
-def _unique(c: Column, n: int) -> pa.Array:
+def _width(numbers: np.ndarray, least: int) -> int:
+    return max(least, len(str(int(numbers.max()))) if len(numbers) else 0)
+
+
+def _unique(c: Column, n: int) -> Callable[[int, int], pa.Array]:
+    """Rows [start, stop) of a unique key column: 1, 2, ... in row order."""
     if c.type.startswith(("NUMBER", "FLOAT")):
-        return pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
+        return lambda a, b: pc.cast(pa.array(np.arange(a + 1, b + 1)), pa.string())
     if c.type == "TIMESTAMP_NTZ":
         raise ValueError(f"{c.name}: a TIMESTAMP_NTZ key column is not generated (give it a generator)")
-    return ids(_prefix(c.name), np.arange(1, n + 1), 6)
+    width = _width(np.array([n]), 6)
+    return lambda a, b: ids(_prefix(c.name), np.arange(a + 1, b + 1), width)
 
 
 def declared_source(ctx: SampleContext, s: Source, refs: Mapping[str, pa.Array]) -> SourceData:
-    """``refs``: ``"SOURCE.COLUMN"`` -> the loadable key values of a referenced source."""
+    """``refs``: ``"SOURCE.COLUMN"`` -> the loadable key values of a referenced source.
+
+    A lazy source: the draws are made here, each file's text when it is written."""
     n = s.sample.row_count(ctx.rows)
     keys = [s.column(k) for k in s.key]
     unbounded = [k for k in keys if _cardinality(ctx, k, refs) is None]
@@ -212,42 +241,64 @@ def declared_source(ctx: SampleContext, s: Source, refs: Mapping[str, pa.Array])
     sort_by = next((c for t in ("TIMESTAMP_NTZ", "DATE") for c in s.columns
                     if c.type == t and c.sample.min is None and c.sample.max is None), None)
     # The event time is drawn sorted and every other column is drawn row by row (independent
-    # of the order), so no table is permuted -- unless the event time is part of a bounded key,
+    # of the order), so no column is permuted -- unless the event time is part of a bounded key,
     # whose combinations are assigned by row number and sorted afterwards.
     ordered = sort_by is not None and sort_by.name not in digits
-    arrays: dict[str, pa.Array] = {}
-    day: np.ndarray | None = None
+    drawn: dict[str, Drawn] = {}
+    keep: dict[str, np.ndarray] = {}  # per optional column with a null_rate: the rows that keep a value
     for c in s.columns:
         if c.name in unique:
             continue
-        values, days = _column(ctx, s, c, n, refs, digits.get(c.name), ordered and c is sort_by)
+        drawn[c.name] = _column(ctx, s, c, n, refs, digits.get(c.name), ordered and c is sort_by)
         if c.sample.null_rate > 0 and not c.required:
-            values = blank_unless(ctx.rng(s.name, c.name, "null").random(n) >= c.sample.null_rate, values)
-        arrays[c.name] = values
-        if sort_by is not None and c.name == sort_by.name:
-            day = days
-    table = pa.table(arrays) if arrays else pa.table({"_": pa.nulls(n)})
+            keep[c.name] = ctx.rng(s.name, c.name, "null").random(n) >= c.sample.null_rate
+    day = drawn[sort_by.name].days if sort_by is not None else None
     if day is not None:
         if not ordered:
             order = np.argsort(day, kind="stable")
-            table, day = table.take(pa.array(order)), day[order]
+            drawn = {k: Drawn(d.values[order], d.text) for k, d in drawn.items()}
+            keep = {k: m[order] for k, m in keep.items()}
+            day = day[order]
         partitions = partition_ranges(day)
     else:
         partitions = ((ctx.window.end_date.isoformat(), 0, n),)
     # Unique ids are numbered after sorting, so they follow time order (like a real sequence).
-    columns = [_unique(c, n) if c.name in unique else table.column(c.name).combine_chunks() for c in s.columns]
-    table = pa.table(columns, names=[c.name for c in s.columns])
+    numbered = {c.name: _unique(c, n) for c in s.columns if c.name in unique}
     rules = corrupt.rules(s)
     plan = corrupt.plan(rules, n, ctx.corrupt_fraction, ctx.rng(s.name, "#corrupt"))
-    table, broken = corrupt.apply(rules, table, plan)
-    return SourceData(s.name, table, partitions, broken, prefix=s.prefix)
+
+    def build(start: int, stop: int) -> pa.Table:
+        columns = []
+        for c in s.columns:
+            if c.name in numbered:
+                columns.append(numbered[c.name](start, stop))
+                continue
+            values = drawn[c.name].text(drawn[c.name].values[start:stop])
+            if c.name in keep:
+                values = blank_unless(keep[c.name][start:stop], values)
+            columns.append(values)
+        table = pa.table(columns, names=[c.name for c in s.columns])
+        return corrupt.apply_part(rules, table, plan, start)
+
+    return SourceData.lazy(s.name, [c.name for c in s.columns], n, build, partitions,
+                           corrupt.broken(rules, plan), prefix=s.prefix)
 
 
 def loadable_keys(data: SourceData, column: str) -> pa.Array:
     """A generated source's values of ``column`` on the rows that will load (no corrupt row)."""
-    values = data.table.column(column).combine_chunks()
-    if not data.corrupt:
-        return values
-    keep = np.ones(data.rows, dtype=bool)
-    keep[[r for r, _ in data.corrupt]] = False
-    return values.filter(pa.array(keep))
+    bad = np.array([r for r, _ in data.corrupt], dtype=np.int64)
+    if not data.is_lazy:  # a domain generator's whole table (its partitions need not cover it)
+        keep = np.ones(data.rows, dtype=bool)
+        keep[bad] = False
+        values = data.table.column(column).combine_chunks()
+        return values if not len(bad) else values.filter(pa.array(keep))
+    parts = []
+    for _, start, stop, table in data.tables():  # one file's table at a time: keep one column
+        values = table.column(column).combine_chunks()
+        hit = bad[(bad >= start) & (bad < stop)] - start
+        if len(hit):
+            keep = np.ones(stop - start, dtype=bool)
+            keep[hit] = False
+            values = values.filter(pa.array(keep))
+        parts.append(values)
+    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())

@@ -19,7 +19,7 @@ declared-only generation (``ctx.declared``) and a producer domain's generator mo
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from types import ModuleType
 
@@ -91,8 +91,8 @@ def _own_generator(ctx: SampleContext) -> dict[str, SourceData]:
         if not isinstance(data, SourceData) or data.source != name:
             raise InputError(f"{where}: {function}()[{name!r}] is not the SourceData of {name}")
         want = [c.name for c in declared[name].columns]
-        if data.table.column_names != want:
-            raise InputError(f"{where}: {name} has columns {data.table.column_names}, its manifest declares {want}")
+        if data.column_names != want:
+            raise InputError(f"{where}: {name} has columns {data.column_names}, its manifest declares {want}")
     return out
 
 
@@ -133,4 +133,4 @@ def generate_domain(
         refs = {c.sample.ref: loadable_keys(out[r], c.sample.ref.split(".")[1])
                 for c in s.columns if c.sample.ref for r in [c.sample.ref.split(".")[0]]}
         out[s.name] = declared_source(ctx, s, refs)
-    return {s.name: replace(out[s.name], prefix=s.prefix) for s in d.sources}
+    return {s.name: out[s.name].with_prefix(s.prefix) for s in d.sources}

@@ -87,7 +87,7 @@ def _jobs(files_by_source: Mapping[str, SourceData]) -> Iterator[tuple[LandedFil
     for name, data in files_by_source.items():
         if name != data.source:
             raise ValueError(f"files_by_source[{name!r}] holds {data.source}")
-        header = (",".join(data.table.column_names) + "\n").encode()
+        header = (",".join(data.column_names) + "\n").encode()
         if data.rows == 0:
             continue
         corrupt = np.array([r for r, _ in data.corrupt], dtype=np.int64)
@@ -95,8 +95,9 @@ def _jobs(files_by_source: Mapping[str, SourceData]) -> Iterator[tuple[LandedFil
         for dt, start, stop in data.partitions:
             lo, hi = np.searchsorted(corrupt, [start, stop])
             lines = tuple((int(corrupt[i]) - start + 2, reasons[i]) for i in range(lo, hi))
-            # One partition's text at a time: the CSV of 10M rows would be ~2 GiB of copies.
-            buf, offsets = _lines(data.table.slice(start, stop - start))
+            # One partition's text at a time: the CSV of 10M rows would be ~2 GiB of copies (and
+            # a lazy source builds only this partition's table).
+            buf, offsets = _lines(data.part(start, stop))
             body = buf.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
             yield LandedFile(name, data.key(dt), stop - start, lines), [header, body]
 
