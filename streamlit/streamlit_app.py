@@ -16,7 +16,8 @@ import streamlit as st
 # The page's own modules sit next to this file, in Snowflake and locally alike.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mesh_page import mesh_facts, queries
+from mesh_page import lineage_view, mesh_facts, queries
+from mesh_page.presentation import catalog_table, colours, column_config, label
 from mesh_page.session import APP_DIR, PageUnavailable, cache_key, connect
 
 st.set_page_config(page_title="snowmesh", page_icon="❄️", layout="wide")
@@ -33,6 +34,14 @@ def _wide(element, *args, **kwargs):
         return element(*args, width="stretch", **kwargs)
     except TypeError:
         return element(*args, use_container_width=True, **kwargs)
+
+
+def _call(element, *args, optional: dict | None = None, **kwargs):
+    """``element`` with keyword arguments an older Streamlit (SiS) may lack, retried without them."""
+    try:
+        return element(*args, **kwargs, **(optional or {}))
+    except TypeError:
+        return element(*args, **kwargs)
 
 
 def _stop(message: str, hint: str = "") -> None:
@@ -60,10 +69,11 @@ cols = st.columns(3)
 cols[0].metric("Products", len(catalog))
 cols[1].metric("Last validation passed", int((catalog["LAST_VALIDATION"] == "PASSED").sum()))
 cols[2].metric("Fresh within SLA", int(catalog["FRESH"].fillna(False).astype(bool).sum()))
-shown = [c for c in ("DOMAIN", "PRODUCT", "VALIDATION", "FRESHNESS", "VERSION", "STATUS", "OWNER", "ROW_COUNT",
-                     "LAST_VALIDATED_AT", "CONSUMERS", "VIEW_NAME") if c in catalog.columns]
-shown += [c for c in catalog.columns if c not in shown and c not in ("PUBLISHED", "FRESH", "LAST_VALIDATION")]
-_wide(st.dataframe, catalog[shown], hide_index=True)
+# A static table, not st.dataframe: it wraps a long cell instead of cutting it, and shows every
+# column at the page width (the grid hid three behind a horizontal scroll at 1400 px).
+_call(st.table, catalog_table(catalog), optional={"hide_index": True})
+st.caption("Health is computed now, in the warehouse, by PRODUCT_HEALTH's query: the latest validation run "
+           "and the age of the newest row against the contract's freshness SLA.")
 
 # ----------------------------------------------------------------------------- ROI
 st.header("ROI by campaign")
@@ -71,7 +81,7 @@ period = queries.roi_period(session)
 if period is None:
     st.info(f"{queries.ROI_VIEW} has no rows yet: run the mesh (`mesh run`).")
 else:
-    picked = st.date_input("Period (PERIOD_DATE)", value=period, min_value=period[0], max_value=period[1],
+    picked = st.date_input("Period", value=period, min_value=period[0], max_value=period[1],
                            key="roi_period")
     if isinstance(picked, (tuple, list)) and len(picked) == 2:
         start, end = picked
@@ -82,20 +92,28 @@ else:
         if roi.empty:
             st.info("No campaign rows in this period.")
         else:
+            # One qualitative colour per channel, in the order of every channel the product has, so a
+            # channel keeps its colour whatever the period (Streamlit's theme pairs two blues, two reds).
+            palette = colours([*queries.roi_channels(session), *roi["CHANNEL"].dropna()])
+            st.session_state["roi_palette"] = palette
             chart = (
                 alt.Chart(roi.assign(CAMPAIGN=roi["CAMPAIGN_ID"] + " " + roi["CAMPAIGN_NAME"].fillna("")))
                 .mark_bar()
                 .encode(
-                    x=alt.X("ROI:Q", title="ROI", axis=alt.Axis(format="%")),
+                    x=alt.X("ROI:Q", title=label("ROI"), axis=alt.Axis(format="%")),
                     y=alt.Y("CAMPAIGN:N", sort="-x", title=None, axis=alt.Axis(labelLimit=280, labelOverlap=False)),
-                    color=alt.Color("CHANNEL:N", title="channel"),
-                    tooltip=["CAMPAIGN_ID", "CAMPAIGN_NAME", "CHANNEL", "REVENUE_USD", "SPEND_USD",
-                             alt.Tooltip("ROI:Q", format=".1%"), alt.Tooltip("ROAS:Q", format=".2f")],
+                    color=alt.Color("CHANNEL:N", title=label("CHANNEL"),
+                                    scale=alt.Scale(domain=list(palette), range=list(palette.values()))),
+                    tooltip=[alt.Tooltip(f"{c}:N", title=label(c)) for c in ("CAMPAIGN_ID", "CAMPAIGN_NAME", "CHANNEL")]
+                    + [alt.Tooltip(f"{c}:Q", title=label(c), format=",.2f") for c in ("REVENUE_USD", "SPEND_USD")]
+                    + [alt.Tooltip("ROI:Q", title=label("ROI"), format=".1%"),
+                       alt.Tooltip("ROAS:Q", title=label("ROAS"), format=".2f")],
                 )
                 .properties(height=max(160, 26 * len(roi)))
             )
             _wide(st.altair_chart, chart)
-            _wide(st.dataframe, roi, hide_index=True)
+            _wide(st.dataframe, roi, hide_index=True, column_config=column_config(
+                roi.columns, {"REVENUE_USD": "%.2f", "SPEND_USD": "%.2f", "ROI": "percent", "ROAS": "%.2f"}))
     else:
         st.info("Pick the period's last day too.")
 
@@ -106,21 +124,32 @@ if domains_dir is None:
 else:
     domains = mesh_facts.load_domains(domains_dir)
     st.header("Lineage")
-    dot, origin = mesh_facts.lineage_dot(domains, page.project)
+    order = [d.name for d in domains]
+    graph, origin = lineage_view.lineage_graph([d.manifest for d in domains], page.project)
+    # The zoom: one domain and its neighbours, drawn larger than the whole mesh can be at the
+    # page width; the chart's own full-screen button shows any of them at the window's size.
+    whole = "the whole mesh"
+    picked_domain = st.selectbox("Show", [whole, *order], key="lineage_focus",
+                                 format_func=lambda d: d if d == whole else f"{d} and its neighbours")
+    shown_graph = lineage_view.focus(graph, None if picked_domain == whole else picked_domain)
+    dot = lineage_view.to_dot(shown_graph, order)
     st.session_state["lineage_dot"] = dot
-    st.caption(f"source → raw → product → consumer, from {origin}.")
-    _wide(st.graphviz_chart, dot)
+    st.session_state["lineage_graph"] = graph
+    st.caption(f"S3 prefix (folder) → raw table (box) → published view (rounded, bold) → the views that read it; "
+               f"one colour per domain; from {origin}. Hover a node for its full name.")
+    _call(st.graphviz_chart, dot, optional={"width": "content"})
 
     st.header("Domain cost against quota")
     cost = mesh_facts.cost_vs_quota(session, domains)
     st.session_state["cost"] = cost
     st.caption("Credits are an ESTIMATE (governance.cost, as `mesh finops` on the local account): this month's "
                "task-run seconds (GOVERNANCE_DB.AUDIT.TASK_RUNS) × the warehouse size's credits per hour, with the "
-               "60 s minimum per DAG run (BUSY_CREDITS: without it), against the manifest's monthly_credit_quota. "
+               "60 s minimum per graph run (busy credits: without it), against the manifest's monthly_credit_quota. "
                "A lower bound: no auto-suspend tail, cloud services or queries outside the task graphs.")
     for _, r in cost.iterrows():
         pct = r["QUOTA_USED_PCT"]
         label = (f"{r['DOMAIN']} ({r['WAREHOUSE']}, {r['SIZE']}): {r['CREDITS_ESTIMATE']:.4f} of "
                  f"{r['MONTHLY_QUOTA']:g} credits" + (f" ({pct:.3f}%)" if pct is not None else ""))
         st.progress(min(1.0, (pct or 0.0) / 100.0), text=label)
-    _wide(st.dataframe, cost, hide_index=True)
+    _wide(st.dataframe, cost, hide_index=True, column_config=column_config(
+        cost.columns, {"SECONDS": "%.1f", "BUSY_CREDITS": "%.4f", "CREDITS_ESTIMATE": "%.4f", "QUOTA_USED_PCT": "%.3f"}))

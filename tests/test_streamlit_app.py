@@ -12,6 +12,9 @@ Guards: the page's catalog, ROI and cost figures against pandas recomputations f
 
 from __future__ import annotations
 
+import colorsys
+import json
+import re
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,7 +32,7 @@ APP = ROOT / "streamlit" / "streamlit_app.py"
 SECTIONS = ["Product catalog", "ROI by campaign", "Lineage", "Domain cost against quota"]
 
 sys.path.insert(0, str(APP.parent))  # the page's own modules, as streamlit run puts them on the path
-from mesh_page import mesh_facts, queries, session
+from mesh_page import lineage_view, mesh_facts, queries, session
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +69,70 @@ def test_the_page_renders_every_section_without_error(app: AppTest) -> None:
     assert "local account" in app.caption[0].value
 
 
+RAW_NAME = re.compile(r"^[A-Z0-9]+(_[A-Z0-9]+)+$")  # UPPER_SNAKE: a warehouse column, not a header
+
+
 def test_catalog_shows_every_product_with_its_badges(app: AppTest, mesh_run) -> None:
-    shown = app.dataframe[0].value
-    assert sorted(shown["PRODUCT"]) == sorted(p.name for p in mesh_run.mesh.products)
+    shown = app.table[0].value  # what the reader sees: st.table, friendly headers
+    raw = app.session_state["catalog"].set_index("PRODUCT")
+    assert sorted(shown["Product"]) == sorted(p.name for p in mesh_run.mesh.products)
     # The latest validation run per product, recomputed from the raw audit rows.
     audit = _rows(mesh_run, "SELECT PRODUCT, RUN_ID, VALIDATED_AT, PASSED, SEVERITY FROM GOVERNANCE_DB.AUDIT.VALIDATION_RESULTS")
     for _, row in shown.iterrows():
-        mine = audit[audit["PRODUCT"] == row["PRODUCT"]]
+        mine = audit[audit["PRODUCT"] == row["Product"]]
         latest = mine.groupby("RUN_ID")["VALIDATED_AT"].max().sort_values().index[-1]
         run = mine[mine["RUN_ID"] == latest]
         passed = not ((run["SEVERITY"] == "error") & ~run["PASSED"].astype(bool)).any()
-        assert row["VALIDATION"] == queries.VALIDATION_BADGES["PASSED" if passed else "FAILED"], row["PRODUCT"]
-        assert row["FRESHNESS"].split(" ")[0] in ("🟢", "🔴", "⚪"), row["FRESHNESS"]
-        assert row["FRESHNESS"].startswith("🟢 fresh")  # built minutes ago, SLA 26 h
+        badge = queries.VALIDATION_BADGES["PASSED" if passed else "FAILED"]
+        assert raw.loc[row["Product"], "VALIDATION"] == badge, row["Product"]
+        assert row["Last validation"].startswith(badge), row["Last validation"]
+        assert row["Freshness"].startswith("🟢 fresh"), row["Freshness"]  # built minutes ago, SLA 26 h
+        assert row["Rows"] == f"{int(raw.loc[row['Product'], 'ROW_COUNT']):,}"
+    # The published view whole (it was cut at 1400 px), one per product, as the account names it.
+    want = {p.name: f"{mesh_run.mesh.domain(p.domain).database}.PRODUCTS.{p.view}" for p in mesh_run.mesh.products}
+    assert dict(zip(shown["Product"], shown["Published view"])) == want
     assert app.metric[0].value == str(len(mesh_run.mesh.products))
+
+
+def test_every_header_on_the_page_is_friendly(app: AppTest) -> None:
+    """No raw UPPER_SNAKE name next to friendly ones: the catalog, both grids, the chart, the date filter."""
+    headers = list(app.table[0].value.columns)
+    for grid in app.dataframe:
+        config = json.loads(grid.proto.columns)
+        headers += [config[c]["label"] for c in grid.value.columns]  # every grid column has a label
+    chart = json.loads(_elements(app, "vega_lite_chart")[0].proto.spec)
+    headers += [chart["encoding"]["x"]["title"], chart["encoding"]["color"]["title"]]
+    headers += [t["title"] for t in chart["encoding"]["tooltip"]]
+    headers += [w.label for w in app.date_input] + [w.label for w in app.selectbox]
+    raw = [h for h in headers if RAW_NAME.match(h) or "_" in h]
+    assert not raw, raw
+    assert "Published view" in headers and "Revenue (USD)" in headers and "Credits (estimate)" in headers
+
+
+def _elements(app: AppTest, kind: str) -> list:
+    """Elements AppTest has no accessor for (charts), by their proto type."""
+    return [e for e in app.main if getattr(e, "type", None) == kind]
+
+
+def _hue_family(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    h, _lightness, sat = colorsys.rgb_to_hls(r, g, b)
+    if sat < 0.15:
+        return "grey"
+    deg = h * 360
+    bounds = ((15, "red"), (45, "orange"), (70, "yellow"), (170, "green"), (200, "teal"), (260, "blue"), (345, "purple"))
+    return next((name for top, name in bounds if deg < top), "red")
+
+
+def test_roi_chart_gives_each_channel_its_own_hue(app: AppTest, mesh_run) -> None:
+    chart = json.loads(_elements(app, "vega_lite_chart")[0].proto.spec)
+    scale = chart["encoding"]["color"]["scale"]
+    channels = sorted(_rows(mesh_run, f"SELECT DISTINCT CHANNEL FROM {queries.ROI_VIEW}")["CHANNEL"])
+    assert scale["domain"] == channels
+    families = [_hue_family(c) for c in scale["range"]]
+    assert len(set(families)) == len(families) == len(channels), dict(zip(channels, families))
+    # Streamlit's default categorical colours put two blues and two reds side by side: the check can fail.
+    assert len({_hue_family(c) for c in ("#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d")}) < 5
 
 
 def test_roi_for_a_date_range_is_the_pandas_aggregation_of_the_product(app: AppTest, mesh_run) -> None:
@@ -91,7 +144,7 @@ def test_roi_for_a_date_range_is_the_pandas_aggregation_of_the_product(app: AppT
     assert not at.exception and not at.error
 
     got = at.session_state["roi"].set_index("CAMPAIGN_ID")
-    pd.testing.assert_frame_equal(at.dataframe[1].value.set_index("CAMPAIGN_ID"), got, check_dtype=False)
+    pd.testing.assert_frame_equal(at.dataframe[0].value.set_index("CAMPAIGN_ID"), got, check_dtype=False)
 
     window = rows[(rows["PERIOD_DATE"] >= start) & (rows["PERIOD_DATE"] <= end)]
     want = window.groupby("CAMPAIGN_ID")[["REVENUE_USD", "SPEND_USD"]].agg(lambda s: sum(s, Decimal(0)))
@@ -105,6 +158,9 @@ def test_roi_for_a_date_range_is_the_pandas_aggregation_of_the_product(app: AppT
             assert got.loc[cid, "ROI"] == pytest.approx((rev - spend) / spend, abs=1e-6), cid
             assert got.loc[cid, "ROAS"] == pytest.approx(rev / spend, abs=1e-6), cid
     assert list(got["ROI"]) == sorted(got["ROI"], reverse=True)  # best first
+    # A channel keeps its colour whatever the period: the colour order is every channel of the product.
+    channels = sorted(_rows(mesh_run, f"SELECT DISTINCT CHANNEL FROM {queries.ROI_VIEW}")["CHANNEL"])
+    assert list(at.session_state["roi_palette"]) == channels
 
 
 def test_cost_against_quota_has_a_row_per_domain(app: AppTest, mesh_run) -> None:
@@ -129,25 +185,68 @@ def test_cost_against_quota_has_a_row_per_domain(app: AppTest, mesh_run) -> None
     assert len(app.get("progress")) == len(mesh_run.mesh.domains)
 
 
-def test_lineage_names_every_product(app: AppTest, mesh_run) -> None:
+TOOLTIP = re.compile(r'tooltip="([^" ]+) \(')
+CLUSTER = re.compile(r'subgraph cluster_\d+ \{\n\s+label=<<B>([^<]+)</B>>;[^\n]*color="(#[0-9a-f]{6})"')
+
+
+def _dot_nodes(dot: str) -> set[str]:
+    return set(TOOLTIP.findall(dot))
+
+
+def test_lineage_names_every_product_in_its_domains_colour(app: AppTest, mesh_run) -> None:
+    from snowmesh.lineage import build_lineage
+
     dot = app.session_state["lineage_dot"]
     assert dot.lstrip().startswith("digraph")
+    assert _dot_nodes(dot) == set(build_lineage(mesh_run.mesh).nodes)  # every node, by its full name
     for d in mesh_run.mesh.domains:
         for p in d.products:
-            assert f"{d.database}.PRODUCTS.{p.view}" in dot
-    assert app.get("graphviz_chart")
+            # Two short lines instead of one long one: the view's name over its database and schema.
+            assert f"<B>{p.view}</B>" in dot and f">{d.database}.PRODUCTS</FONT>" in dot
+    clusters = dict(CLUSTER.findall(dot))
+    assert sorted(clusters) == sorted(d.name for d in mesh_run.mesh.domains)
+    assert len(set(clusters.values())) == len(clusters)  # one colour per domain
+    for block in dot.split("subgraph ")[1:]:
+        name, colour = CLUSTER.search("subgraph " + block).groups()
+        node_colours = set(re.findall(r'\[label=.*? color="(#[0-9a-f]{6})"', block))
+        assert node_colours == {colour}, name  # every node drawn in its domain's colour
+    assert _elements(app, "graphviz_chart")
 
 
-def test_fallback_lineage_is_source_raw_product_consumer() -> None:
-    dot = mesh_facts.fallback_lineage_dot(mesh_facts.load_domains(ROOT / "domains"))
-    for edge in (
-        '"s3://mesh-marketing-landing/ad_clicks/" -> "MARKETING_DB.RAW.AD_CLICKS"',
-        '"MARKETING_DB.RAW.AD_CLICKS" -> "MARKETING_DB.PRODUCTS.AD_CLICKS_V1"',
-        '"MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1" -> "FINANCE_DB.PRODUCTS.CAMPAIGN_ROI_V1"',
-        '"FINANCE_DB.RAW.FX_RATES" -> "FINANCE_DB.PRODUCTS.CAMPAIGN_ROI_V1"',
-        '"MARKETING_DB.PRODUCTS.AD_CLICKS_V1" -> "consumer: FINANCE"',
-    ):
-        assert edge in dot
+def test_domain_colours_follow_the_domain_list_not_the_names() -> None:
+    g = lineage_view.PageGraph()
+    for domain in ("ALPHA", "BETA"):
+        g.add(lineage_view.PageNode(f"{domain}_DB.RAW.T", lineage_view.RAW_TABLE, domain))
+    first, swapped = lineage_view.to_dot(g, ["ALPHA", "BETA"]), lineage_view.to_dot(g, ["BETA", "ALPHA"])
+    assert dict(CLUSTER.findall(first))["ALPHA"] == dict(CLUSTER.findall(swapped))["BETA"]
+
+
+def test_lineage_focus_shows_one_domain_and_its_neighbours(app: AppTest, mesh_run) -> None:
+    from snowmesh.lineage import build_lineage
+
+    lineage = build_lineage(mesh_run.mesh)
+    try:
+        for d in mesh_run.mesh.domains:
+            at = app.selectbox(key="lineage_focus").select(d.name).run()
+            assert not at.exception
+            mine = {i for i, n in lineage.nodes.items() if n.domain == d.name}
+            near = {e.src for e in lineage.edges if e.dst in mine} | {e.dst for e in lineage.edges if e.src in mine}
+            assert _dot_nodes(at.session_state["lineage_dot"]) == mine | near, d.name
+    finally:
+        app.selectbox(key="lineage_focus").select("the whole mesh").run()
+
+
+def test_fallback_lineage_is_the_packages_graph(mesh_run) -> None:
+    """In Snowflake the page draws from the manifests alone: the same nodes and edges as snowmesh.lineage."""
+    from snowmesh.lineage import build_lineage
+
+    manifests = [d.manifest for d in mesh_facts.load_domains(ROOT / "domains")]
+    fallback, package = lineage_view.from_manifests(manifests), lineage_view.from_lineage(build_lineage(mesh_run.mesh))
+    assert set(fallback.nodes.values()) == set(package.nodes.values())
+    assert set(fallback.edges) == set(package.edges)
+    for d in mesh_run.mesh.domains:
+        for src in d.sources:
+            assert (f"s3://{d.bucket}/{src.prefix}/", f"{d.database}.RAW.{src.name}") in fallback.edges
 
 
 def test_credit_rates_and_unknown_sizes() -> None:

@@ -98,6 +98,38 @@ READY_JS = """JSON.stringify({
 })"""
 
 
+# What a reader sees, measured in the rendered page (after the final layout): the catalog table's
+# headers, cells that overflow their box, and whether the table scrolls sideways; the lineage
+# SVG's smallest text in screen pixels (font size times the SVG's scale on screen); where the
+# ROI chart sits (for the pixel check); the grids' header texts where the grid exposes them.
+MEASURE_JS = """JSON.stringify((() => {
+  const table = document.querySelector('[data-testid="stTable"]');
+  const inner = table ? (table.querySelector('table') || table) : null;
+  const scroller = table ? Array.from(table.querySelectorAll('*')).concat([table])
+      .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible') : [];
+  const cells = inner ? Array.from(inner.querySelectorAll('th, td')) : [];
+  const texts = Array.from(document.querySelectorAll('[data-testid="stGraphVizChart"] svg text'));
+  const sizes = texts.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a);
+  const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
+  const r = chart ? chart.getBoundingClientRect() : null;
+  const main = document.querySelector('[data-testid="stMainBlockContainer"]') || document.body;
+  return {
+    catalogHeaders: inner ? Array.from(inner.querySelectorAll('th')).map(h => h.innerText.trim()) : [],
+    catalogText: table ? table.innerText : "",
+    catalogWidth: inner ? inner.getBoundingClientRect().width : 0,
+    contentWidth: main.getBoundingClientRect().width,
+    catalogScrolls: scroller.length,
+    overflowingCells: cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText),
+    graphTexts: texts.map(t => t.textContent),
+    graphMinFontPx: sizes.length ? Math.min(...sizes) : 0,
+    graphWidth: document.querySelector('[data-testid="stGraphVizChart"] svg')?.getBoundingClientRect().width || 0,
+    chartRect: r ? [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height] : null,
+    gridHeaders: Array.from(document.querySelectorAll('[data-testid="stDataFrame"] [role="columnheader"]'))
+        .map(h => h.innerText.trim()).filter(t => t),
+  };
+})())"""
+
+
 FULL_HEIGHT_JS = """Math.max(document.documentElement.scrollHeight,
   ...Array.from(document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], section'))
      .map(e => e.scrollHeight))"""
@@ -143,6 +175,7 @@ def screenshot(url: str, out: Path, profile: Path, log: Path) -> dict:
                 tools.call("Emulation.setDeviceMetricsOverride", width=1400, height=min(height, 8000),
                            deviceScaleFactor=1, mobile=False)
                 time.sleep(1.5)  # charts re-layout to the new viewport
+            state["measured"] = json.loads(tools.eval(MEASURE_JS) or "{}")
             png = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
             out.write_bytes(png)
             return state
@@ -187,8 +220,24 @@ def test_page_renders_in_headless_chromium(mesh_run, tmp_path: Path) -> None:
     print(f"screenshot: {out}", file=sys.stderr)
 
     assert not state["exception"], "the page shows a Python exception"
-    for product in ("CAMPAIGN_ROI", "AD_CLICKS", "CAMPAIGN_PERFORMANCE"):
-        assert product in state["text"]
+    m = state["measured"]
+    mesh = mesh_run.mesh
+    views = [f"{mesh.domain(p.domain).database}.PRODUCTS.{p.view}" for p in mesh.products]
+    # The catalog reads at 1400 px: every published view name whole, no cell cut, no sideways scroll.
+    for p, view in zip(mesh.products, views):
+        assert p.name in m["catalogText"] and view in m["catalogText"], view
+    assert m["overflowingCells"] == [], m["overflowingCells"]
+    assert m["catalogScrolls"] == 0 and 0 < m["catalogWidth"] <= m["contentWidth"]
+    # Friendly headers, in the table and in the grids (no raw UPPER_SNAKE names among them).
+    headers = m["catalogHeaders"] + m["gridHeaders"]
+    assert "Published view" in m["catalogHeaders"] and "Revenue (USD)" in m["gridHeaders"], headers
+    assert not [h for h in headers if "_" in h], headers
+    # The lineage is legible at the page's width: its smallest text is at least 11 px on screen
+    # (it was ~7 px), and every product's view is labelled.
+    assert m["graphMinFontPx"] >= 11, m["graphMinFontPx"]
+    for p in mesh.products:
+        assert p.view in m["graphTexts"], p.view
+    assert 0 < m["graphWidth"] <= m["contentWidth"]
     assert out.stat().st_size > 30_000, "the screenshot is suspiciously small"
     img = Image.open(out).convert("RGB")
     assert img.width == 1400 and img.height >= 1800
@@ -200,3 +249,26 @@ def test_page_renders_in_headless_chromium(mesh_run, tmp_path: Path) -> None:
     background = max(colours)[1]
     non_bg = sum(n for n, c in colours if sum(abs(a - b) for a, b in zip(c, background)) > 30)
     assert non_bg > 0.03 * pixels
+    # The ROI chart is drawn, in one distinct colour per channel: each channel's colour covers
+    # a good patch of the chart's box in the picture (its bars), whatever the others do.
+    _assert_channel_colours(img, m["chartRect"], mesh_run)
+
+
+def _assert_channel_colours(img, rect: list[float] | None, mesh_run) -> None:
+    sys.path.insert(0, str(ROOT / "streamlit"))
+    from mesh_page import queries
+    from mesh_page.presentation import colours
+
+    assert rect, "no ROI chart on the page"
+    left, top, width, height = (int(v) for v in rect)
+    box = img.crop((left, top, left + width, top + height))
+    counts = box.getcolors(maxcolors=box.width * box.height) or []
+    with mesh_run.target.conn.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT CHANNEL FROM {queries.ROI_VIEW}")
+        channels = sorted(r[0] for r in cur.fetchall())
+    palette = colours(channels)
+    assert len(set(palette.values())) == len(channels)
+    for channel, hex_colour in palette.items():
+        want = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        near = sum(n for n, c in counts if sum(abs(a - b) for a, b in zip(c, want)) <= 12)
+        assert near > 150, f"channel {channel}: {hex_colour} covers {near} px of the chart"

@@ -1,9 +1,9 @@
-"""Lineage and domain cost for the page, from the domain manifests and TASK_RUNS.
+"""The domains and their cost for the page, from the domain manifests and TASK_RUNS.
 
 In Streamlit in Snowflake the ``snowmesh`` package is not there, only the manifests and the
 procedures' ``governance/`` package shipped as artifacts, so the manifests are read here as
-plain YAML. ``lineage_dot`` prefers ``snowmesh.lineage`` when it is importable. The cost
-estimate is ``governance.cost``: the same code (and numbers) as ``mesh finops`` locally.
+plain YAML (the lineage picture is ``mesh_page.lineage_view``). The cost estimate is
+``governance.cost``: the same code (and numbers) as ``mesh finops`` locally.
 """
 
 from __future__ import annotations
@@ -50,65 +50,6 @@ def load_domains(domains_dir: Path) -> list[DomainFacts]:
         out.append(DomainFacts(str(m["name"]), str(m["database"]), str(wh.get("name", "")),
                                str(wh.get("size", "XSMALL")), float(wh.get("monthly_credit_quota") or 0), m))
     return out
-
-
-# --------------------------------------------------------------------------- lineage
-
-
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def fallback_lineage_dot(domains: list[DomainFacts]) -> str:
-    """source (S3) -> raw table -> product view -> consumer domain, one cluster per domain."""
-    by_name = {d.name: d for d in domains}
-    lines = ["digraph mesh {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
-    edges: list[str] = []
-    for d in domains:
-        m = d.manifest
-        bucket = (m.get("landing") or {}).get("bucket", "")
-        lines.append(f"  subgraph {_q('cluster_' + d.name)} {{")
-        lines.append(f"    label={_q(d.name)};")
-        for s in m.get("sources") or []:
-            src, raw = f"s3://{bucket}/{s['prefix']}/", f"{d.database}.RAW.{s['name']}"
-            lines.append(f"    {_q(src)} [fillcolor=\"#fde9c9\"];")
-            lines.append(f"    {_q(raw)} [fillcolor=\"#e3ecf7\"];")
-            edges.append(f"  {_q(src)} -> {_q(raw)};")
-        for p in m.get("products") or []:
-            view = f"{d.database}.PRODUCTS.{_view(p)}"
-            lines.append(f"    {_q(view)} [fillcolor=\"#d5f0d5\"];")
-            for i in p.get("inputs") or []:
-                ns, name = str(i).split(".", 1)
-                if ns == "RAW":
-                    edges.append(f"  {_q(f'{d.database}.RAW.{name}')} -> {_q(view)};")
-                elif ns in by_name:
-                    up = next((q for q in by_name[ns].manifest.get("products") or [] if q["name"] == name), None)
-                    if up is not None:
-                        edges.append(f"  {_q(f'{by_name[ns].database}.PRODUCTS.{_view(up)}')} -> {_q(view)};")
-            for c in p.get("consumers") or []:
-                edges.append(f"  {_q(view)} -> {_q('consumer: ' + str(c))} [style=dashed];")
-        lines.append("  }")
-    consumers = sorted({str(c) for d in domains for p in d.manifest.get("products") or [] for c in p.get("consumers") or []})
-    lines += [f"  {_q('consumer: ' + c)} [shape=ellipse, fillcolor=\"#eeeeee\"];" for c in consumers]
-    return "\n".join([*lines, *dict.fromkeys(edges), "}"])
-
-
-def _view(product: dict) -> str:
-    major = Path(str(product["contract"])).stem.lstrip("v")
-    return f"{product['name']}_V{major}"
-
-
-def lineage_dot(domains: list[DomainFacts], project: Path | None) -> tuple[str, str]:
-    """(DOT text, where it came from): snowmesh.lineage when importable, else the fallback."""
-    if project is not None:
-        try:
-            from snowmesh.lineage import build_lineage  # type: ignore[import-not-found]
-            from snowmesh.manifest import load_mesh
-
-            return build_lineage(load_mesh(project)).to_dot(), "snowmesh.lineage"
-        except Exception as exc:  # noqa: BLE001 - not there (Snowflake) or not usable: the fallback draws it
-            return fallback_lineage_dot(domains), f"the domain manifests (page fallback: {type(exc).__name__})"
-    return fallback_lineage_dot(domains), "the domain manifests (page fallback)"
 
 
 # --------------------------------------------------------------------------- cost

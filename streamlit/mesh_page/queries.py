@@ -77,6 +77,12 @@ def roi_period(session: Any) -> tuple[date, date] | None:
     return None if row[0] is None else (row[0], row[1])
 
 
+def roi_channels(session: Any) -> list[str]:
+    """Every CHANNEL of the ROI product, sorted: the chart's colour order, the same for any period."""
+    rows = session.table(ROI_VIEW).select("CHANNEL").distinct().collect()
+    return sorted(str(r[0]) for r in rows if r[0] is not None)
+
+
 def roi_by_campaign(session: Any, start: date, end: date) -> pd.DataFrame:
     """ROI_BY_CAMPAIGN's answer for [start, end]: one row per campaign, best ROI first."""
     from finance.roi_by_campaign import parse_period, transform
