@@ -109,6 +109,30 @@ def test_every_header_on_the_page_is_friendly(app: AppTest) -> None:
     assert "Published view" in headers and "Revenue (USD)" in headers and "Credits (estimate)" in headers
 
 
+def test_catalog_table_folds_columns_and_names_new_ones_friendly() -> None:
+    """A registry row as the reader sees it: status only when it says more than active, the time
+    with its badge, counts grouped, lists as text, an unknown column named in words."""
+    from mesh_page.presentation import catalog_table
+
+    row = {"DOMAIN": "ALPHA", "PRODUCT": "ORDERS", "VERSION": "2.0.0", "STATUS": "deprecated",
+           "VALIDATION": "✅ passed", "LAST_VALIDATED_AT": "2026-12-01 13:44:10", "FRESHNESS": "🟢 fresh (1.5 h of 26 h)",
+           "PUBLISHED": True, "FRESH": True, "LAST_VALIDATION": "PASSED", "FRESHNESS_HOURS": 1.5, "SLA_HOURS": 26.0,
+           "ROW_COUNT": 1234567, "OWNER": "a@example.com", "CONSUMERS": "BETA,GAMMA", "VIEW_NAME": "ALPHA_DB.PRODUCTS.ORDERS_V2",
+           "HEALTH_AT": "2026-12-01 13:40:00", "SERVED_VERSIONS": '["ORDERS_V1"]', "NEW_REGISTRY_COLUMN": None}  # fmt: skip
+    active = {**row, "PRODUCT": "CLICKS", "STATUS": "active", "SERVED_VERSIONS": "[]", "CONSUMERS": None}
+    shown = catalog_table(pd.DataFrame([row, active]))
+    assert list(shown.columns) == ["Domain", "Product", "Version", "Last validation", "Freshness", "Rows", "Owner",
+                                   "Consumers", "Published view", "Older versions served", "New registry column"]
+    first, second = shown.to_dict("records")
+    assert (first["Version"], second["Version"]) == ("2.0.0 · deprecated", "2.0.0")
+    # Non-breaking: a narrow cell wraps after the badge, never inside the time or the figures.
+    assert first["Last validation"] == "✅ passed · 2026\u201112\u201101\u00a013:44"
+    assert first["Freshness"] == "🟢 fresh (1.5\u00a0h\u00a0of\u00a026\u00a0h)"
+    assert (first["Rows"], first["Consumers"], second["Consumers"]) == ("1,234,567", "BETA, GAMMA", "—")
+    assert (first["Older versions served"], second["Older versions served"]) == ("ORDERS_V1", "—")
+    assert first["Published view"] == "ALPHA_DB.PRODUCTS.ORDERS_V2" and first["New registry column"] == "—"
+
+
 def _elements(app: AppTest, kind: str) -> list:
     """Elements AppTest has no accessor for (charts), by their proto type."""
     return [e for e in app.main if getattr(e, "type", None) == kind]

@@ -7,6 +7,7 @@ section uses the same words for the same column.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
@@ -42,6 +43,7 @@ LABELS: dict[str, str] = {
     "MONTHLY_QUOTA": "Monthly quota",
     "QUOTA_USED_PCT": "Quota used (%)",
     "PERIOD_DATE": "Period",
+    "SERVED_VERSIONS": "Older versions served",
 }
 
 
@@ -83,8 +85,10 @@ def catalog_table(catalog: pd.DataFrame) -> pd.DataFrame:
     if "CONSUMERS" in out.columns:
         out["CONSUMERS"] = [", ".join(_split(c)) or "—" for c in out["CONSUMERS"]]
     shown = [c for c in CATALOG_COLUMNS if c in out.columns]
-    shown += [c for c in out.columns if c not in shown and c not in CATALOG_FOLDED]
-    return friendly(out[shown].reset_index(drop=True))
+    extra = [c for c in out.columns if c not in shown and c not in CATALOG_FOLDED]
+    for c in extra:
+        out[c] = [_cell_text(v) for v in out[c]]
+    return friendly(out[[*shown, *extra]].reset_index(drop=True))
 
 
 def _blank(value: object) -> bool:
@@ -105,6 +109,19 @@ def _keep_together(text: object, start: str) -> str:
     """The part of ``text`` from ``start`` on with non-breaking spaces: it wraps as one piece."""
     head, sep, tail = str(text).partition(start)
     return head + sep + tail.replace(" ", NBSP) if sep else str(text)
+
+
+def _cell_text(value: object) -> str:
+    """A registry cell as text: a list (or a JSON list, as VARCHAR columns hold them) as "a, b", none as "—"."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, (list, tuple)):
+        items = [x if isinstance(x, str) else json.dumps(x, separators=(", ", ": ")) for x in value]
+        return ", ".join(items) or "—"
+    return "—" if _blank(value) else str(value)
 
 
 def _count(value: object) -> str:
