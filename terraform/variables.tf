@@ -120,8 +120,22 @@ variable "federation" {
         principal_id   = string
       }))
     }))
+    # The Snowflake side, per <DOMAIN>.<target>: the storage integration and external stage
+    # federation_snowflake.tf creates, the engineer role that may use the stage, and the folders.
+    exports = map(object({
+      domain        = string
+      target        = string
+      cloud         = string
+      database      = string
+      schema        = string
+      stage         = string
+      integration   = string
+      engineer_role = string
+      prefix        = string
+      products      = list(string)
+    }))
   })
-  default = { bigquery = {}, synapse = {} }
+  default = { bigquery = {}, synapse = {}, exports = {} }
 }
 
 # ---------------------------------------------------------------------------------------
@@ -282,6 +296,17 @@ variable "azure_export_storage_account_id" {
   validation {
     condition     = length(var.federation.synapse) == 0 || var.azure_export_storage_account_id != null
     error_message = "A product federates to Synapse: set azure_export_storage_account_id."
+  }
+}
+
+variable "azure_tenant_id" {
+  description = "Entra tenant (a GUID) of the export storage account: the Snowflake Azure storage integrations are created for it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = length(var.federation.synapse) == 0 || can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.azure_tenant_id))
+    error_message = "A product federates to Synapse: set azure_tenant_id to the storage account's Entra tenant id."
   }
 }
 

@@ -199,11 +199,15 @@ def test_the_export_reads_the_published_view_and_writes_parquet(mesh):
         copy = fed.export_copy(d, p, f, mesh.contracts[p.contract][1])
         tree = sqlglot.parse_one(copy, read="snowflake")
         assert isinstance(tree, exp.Copy)
-        assert f'@"{d.database}"."PRODUCTS"."{fed.EXPORT_STAGES[target]}"/{fed.export_prefix(p)}' in copy
+        # The stage sits on <bucket>/<domain>/: under it, one file per product and major version.
+        major = Path(DECLARED[(key, target)]["contract"]).stem  # v1
+        assert f'@"{d.database}"."PRODUCTS"."{fed.EXPORT_STAGES[target]}"/{p.name.lower()}/{major}/data.parquet ' in copy
+        assert fed.export_prefix(p) == f"{key.split('.')[0].lower()}/{p.name.lower()}/{major}/"
         inner = tree.find(exp.Select)
         assert inner.find(exp.Table).sql("snowflake") == f'"{d.database}"."PRODUCTS"."{p.view}"'
         assert [c.name for c in inner.selects] == [n for n, _ in _contract_columns(p.contract)]
         assert "TYPE = PARQUET" in copy and "HEADER = TRUE" in copy
+        assert "OVERWRITE = TRUE" in copy and "SINGLE = TRUE" in copy  # one snapshot, replaced whole
 
 
 def test_the_gate_catches_a_view_that_drifts_from_its_contract(mesh):
@@ -239,7 +243,8 @@ def test_contract_check_refuses_a_drifting_view_before_any_server_starts(monkeyp
 def test_tfvars_federation_holds_exactly_the_declarations(mesh, tfvars):
     fedvars = tfvars["federation"]
     assert fedvars == render_tfvars(mesh)["federation"]
-    assert {(k, t) for t, entries in fedvars.items() for k in entries} == set(DECLARED)
+    targets = {t: entries for t, entries in fedvars.items() if t != "exports"}  # exports: test_federation_export
+    assert {(k, t) for t, entries in targets.items() for k in entries} == set(DECLARED)
     for (key, target), entry in DECLARED.items():
         v = fedvars[target][key]
         assert v["readers"] == sorted(entry["readers"])
@@ -272,7 +277,7 @@ def test_a_mesh_without_declarations_federates_nothing(mesh):
     plain = dataclasses.replace(mesh, domains=tuple(
         dataclasses.replace(d, products=tuple(dataclasses.replace(p, federation=()) for p in d.products))
         for d in mesh.domains))
-    assert render_tfvars(plain)["federation"] == {"bigquery": {}, "synapse": {}}
+    assert render_tfvars(plain)["federation"] == {"bigquery": {}, "synapse": {}, "exports": {}}
     assert build_lineage(plain).federation == {}
 
 

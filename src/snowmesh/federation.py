@@ -10,9 +10,10 @@ contract's columns, each CAST to the contract's Snowflake type, over the Parquet
 transpiled with sqlglot to BigQuery and T-SQL. Its column list and types come from the
 contract and nowhere else; :func:`view_problems` is the gate that checks it.
 
-The export from Snowflake: ``COPY INTO @<DB>.PRODUCTS.FEDERATION_<GCS|AZURE>/<domain>/<product>/v<N>/
-FROM (SELECT <contract columns> FROM <published view>) FILE_FORMAT=(TYPE=PARQUET) HEADER=TRUE``
-(:func:`export_copy`), run by the producer after each publish.
+The export from Snowflake: ``COPY INTO @<DB>.PRODUCTS.FEDERATION_<GCS|AZURE>/<product>/v<N>/data.parquet
+FROM (SELECT <contract columns> FROM <published view>) FILE_FORMAT=(TYPE=PARQUET) HEADER=TRUE ...``
+(:func:`export_copy`), run by the producer's ``EXPORT_<P>_<CLOUD>`` task after each publish; the
+stage (on ``<bucket>/<domain>/``), its integration and the task are snowmesh.federation_export's.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ DIALECTS = {BIGQUERY: "bigquery", SYNAPSE: "tsql"}
 # The Snowflake external stage each target's export is written to (in the producer's PRODUCTS
 # schema), on a GCS bucket or an ADLS Gen2 container.
 EXPORT_STAGES = {BIGQUERY: "FEDERATION_GCS", SYNAPSE: "FEDERATION_AZURE"}
+# The cloud storage each target reads its Parquet export from (the integration's STORAGE_PROVIDER).
+CLOUDS = {BIGQUERY: "GCS", SYNAPSE: "AZURE"}
+# One file per product and major version. SINGLE = TRUE with a file name, because OVERWRITE "does not
+# remove any existing files that do not match the names of the files that the COPY command unloads"
+# (https://docs.snowflake.com/en/sql-reference/sql/copy-into-location, copy options): a multi-file
+# unload that shrinks would leave stale files under the prefix the external tables read. A single
+# file is capped by MAX_FILE_SIZE at 5 GB on an external stage (same page); docs/federation.md.
+EXPORT_FILE = "data.parquet"
+EXPORT_MAX_FILE_SIZE = 5 * 1024**3
 
 # GCP IAM member forms BigQuery dataset access accepts for a reader (userByEmail / groupByEmail;
 # a service account is a userByEmail):
@@ -101,8 +111,23 @@ def declaration_problems(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def export_prefix(p: Product) -> str:
-    """Folder of the product's Parquet export under the stage (and the bucket/container)."""
-    return f"{p.domain.lower()}/{p.name.lower()}/v{p.major}/"
+    """Folder of the product's Parquet export in the bucket/container (what the external tables read)."""
+    return f"{domain_prefix(p.domain)}{stage_path(p)}"
+
+
+def domain_prefix(domain: str) -> str:
+    """A domain's folder in the export bucket/container: its stage's URL, and all its integration allows."""
+    return f"{domain.lower()}/"
+
+
+def stage_path(p: Product) -> str:
+    """The product's folder under its domain's FEDERATION_* stage."""
+    return f"{p.name.lower()}/v{p.major}/"
+
+
+def export_integration(domain: str, target: str) -> str:
+    """The storage integration of a domain's exports to one cloud (Terraform's, like the landing one)."""
+    return f"{domain}_FEDERATION_{CLOUDS[target]}_INTEGRATION"
 
 
 def bigquery_dataset(p: Product) -> str:
@@ -212,12 +237,18 @@ def export_copy(domain: Domain, p: Product, f: FederationTarget, contract: Contr
 
     It reads the published view (what consumers see, masking included) and only the
     contract's columns. OVERWRITE replaces the previous export, so readers see one snapshot."""
-    cols = ", ".join(ident(c.name) for c in contract.columns)
     stage = fqn(domain.database, PRODUCTS, EXPORT_STAGES[f.target])
     return (
-        f"COPY INTO @{stage}/{export_prefix(p)} FROM (SELECT {cols} FROM {fqn(domain.database, PRODUCTS, p.view)}) "
-        "FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE OVERWRITE = TRUE"
+        f"COPY INTO @{stage}/{stage_path(p)}{EXPORT_FILE} FROM ({export_select(domain, p, contract)}) "
+        f"FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE OVERWRITE = TRUE SINGLE = TRUE "
+        f"MAX_FILE_SIZE = {EXPORT_MAX_FILE_SIZE}"
     )
+
+
+def export_select(domain: Domain, p: Product, contract: Contract) -> str:
+    """The rows an export writes: the contract's columns, in order, from the published view."""
+    cols = ", ".join(ident(c.name) for c in contract.columns)
+    return f"SELECT {cols} FROM {fqn(domain.database, PRODUCTS, p.view)}"
 
 
 def synapse_setup_sql(view: FederatedView, p: Product) -> str:
@@ -303,12 +334,15 @@ def federated_views(mesh: Any) -> list[FederatedView]:
 
 
 def mesh_problems(mesh: Any) -> list[str]:
-    """The gate over the whole mesh: one line per federated view that fails :func:`view_problems`."""
+    """The gate over the whole mesh: one line per federated view that fails :func:`view_problems`,
+    and per export without its stage, its EXPORT task after PUBLISH, or the contract's columns."""
+    from snowmesh.federation_export import export_problems  # it builds on this module
+
     problems: list[str] = []
     for view in federated_views(mesh):
         p = mesh.product(view.product)
         problems += view_problems(view, mesh.contracts[p.contract][1])
-    return problems
+    return problems + export_problems(mesh)
 
 
 # --- the generated Terraform variables ---------------------------------------------------------
@@ -329,10 +363,19 @@ def _label(value: str) -> str:
 def federation_vars(mesh: Any) -> dict[str, dict[str, Any]]:
     """``federation`` in domains.auto.tfvars.json: per target, one entry per declaring product,
     keyed ``<DOMAIN>.<PRODUCT>`` -- the module instances of terraform/federation.tf."""
-    out: dict[str, dict[str, Any]] = {BIGQUERY: {}, SYNAPSE: {}}
+    out: dict[str, dict[str, Any]] = {BIGQUERY: {}, SYNAPSE: {}, "exports": {}}
     for d in mesh.domains:
         for p in d.products:
             for f in p.federation:
+                # The Snowflake side, per (domain, target): the integration and stage Terraform
+                # creates (terraform/federation_snowflake.tf) and the role that may use the stage.
+                export = out["exports"].setdefault(f"{d.name}.{f.target}", {
+                    "domain": d.name, "target": f.target, "cloud": CLOUDS[f.target], "database": d.database,
+                    "schema": PRODUCTS, "stage": EXPORT_STAGES[f.target],
+                    "integration": export_integration(d.name, f.target), "engineer_role": d.engineer_role,
+                    "prefix": domain_prefix(d.name), "products": [],
+                })
+                export["products"].append(export_prefix(p))
                 view = render_view(d, p, f, mesh.contracts[p.contract][1])
                 common = {
                     "domain": d.name,

@@ -303,6 +303,10 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     for d in mesh.domains:
         _consumer_grants(plan, mesh, d)
         _objects(plan, d, local=local)
+    # The federated exports' integrations, stages and stage grants (Terraform's; snowmesh.federation_export).
+    from snowmesh import federation_export
+
+    federation_export.add_to_plan(plan, mesh, local=local)
     for d in mesh.domains:
         _version_grants(plan, mesh, d, today)
     for v in retiring:

@@ -7,6 +7,7 @@ re-deploy converges.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from governance.sql import check_ident, fqn, ident, literal
@@ -158,6 +159,45 @@ def external_stage(db: str, schema_name: str, name: str, bucket: str, integratio
         f"STORAGE_INTEGRATION = {ident(integration)} FILE_FORMAT = {fqn(db, schema_name, file_format)}"
     )
     # An external stage needs the integration (and IAM): rendered, recorded, never run locally.
+    return Statement(Kind.STORAGE_INTEGRATION, f"{db}.{schema_name}.{name}", sql)
+
+
+# The export locations a federation integration/stage may name (snowmesh.federation_export): a GCS
+# bucket or an Azure blob container, then folders. Checked here because they are not identifiers.
+_EXPORT_URL = re.compile(
+    r"^(?:gcs://[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]|azure://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9][a-z0-9-]{2,62})"
+    r"/(?:[a-z0-9_-]+/)*\Z"
+)
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
+def export_url(url: str) -> str:
+    if not _EXPORT_URL.match(url):
+        raise ValueError(f"{url!r} is not a gcs://<bucket>/... or azure://<account>.blob.core.windows.net/<container>/... folder")
+    return url
+
+
+def cloud_storage_integration(name: str, provider: str, locations: Sequence[str], *, azure_tenant_id: str = "") -> Statement:
+    """A GCS or Azure storage integration, in the documented parameter order: TYPE, the provider's
+    parameters, ENABLED, STORAGE_ALLOWED_LOCATIONS
+    (https://docs.snowflake.com/en/sql-reference/sql/create-storage-integration#syntax)."""
+    if provider == "GCS":
+        params = "STORAGE_PROVIDER = 'GCS'"
+    elif provider == "AZURE" and _GUID.match(azure_tenant_id):
+        params = f"STORAGE_PROVIDER = 'AZURE' AZURE_TENANT_ID = {literal(azure_tenant_id)}"
+    else:
+        raise ValueError(f"no {provider!r} storage integration with tenant {azure_tenant_id!r}")
+    allowed = ", ".join(literal(export_url(u)) for u in locations)
+    sql = (f"CREATE STORAGE INTEGRATION IF NOT EXISTS {ident(name)} TYPE = EXTERNAL_STAGE {params} ENABLED = TRUE "
+           f"STORAGE_ALLOWED_LOCATIONS = ({allowed})")
+    return Statement(Kind.STORAGE_INTEGRATION, name, sql)
+
+
+def external_stage_at(db: str, schema_name: str, name: str, url: str, integration: str) -> Statement:
+    """An external stage on a GCS/Azure folder (the federation exports; COPY names its own format)."""
+    sql = (f"CREATE STAGE IF NOT EXISTS {fqn(db, schema_name, name)} URL = {literal(export_url(url))} "
+           f"STORAGE_INTEGRATION = {ident(integration)}")
+    # Like external_stage: it needs the integration, so it is rendered and recorded, never run locally.
     return Statement(Kind.STORAGE_INTEGRATION, f"{db}.{schema_name}.{name}", sql)
 
 

@@ -98,7 +98,12 @@ def domain_dag(d: Domain) -> tuple[DAG, dict[str, TaskSpec]]:
 def mesh_dags(mesh: Mesh) -> list[tuple[Domain, DAG, dict[str, TaskSpec]]]:
     """Every domain's DAG, producers before consumers (a topological sort of the domains'
     product reads and consumer declarations, Mesh.domains_in_order)."""
-    return [(d, *domain_dag(d)) for d in mesh.domains_in_order()]
+    from snowmesh.federation_export import add_export_tasks  # EXPORT_<P>_<CLOUD> after PUBLISH_<P>
+
+    out = [(d, *domain_dag(d)) for d in mesh.domains_in_order()]
+    for d, dag, specs in out:
+        add_export_tasks(mesh, d, dag, specs)
+    return out
 
 
 def walk(dag: DAG, specs: dict[str, TaskSpec]) -> list[TaskSpec]:

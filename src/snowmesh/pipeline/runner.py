@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from governance.sql import ident, literal
-from snowmesh import audit
+from snowmesh import audit, federation_export
 from snowmesh.console import Reporter
 from snowmesh.deploy.apply import ApplyResult
 from snowmesh.deploy.plan import build_plan
@@ -101,6 +101,12 @@ def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport)
                             outcome.message = ""  # the build's message is not the publish's
                             steps.run_publish(target, mesh, p, reporter, outcome)
                             message = _publish_message(mesh, p, outcome)
+                        elif spec.kind == federation_export.EXPORT:  # after a successful publish only
+                            if not outcome.published:
+                                status, message = "SKIPPED", "not published in this run: nothing new to export"
+                            else:
+                                e = federation_export.export_of(mesh, spec.name, p.key)
+                                message = federation_export.run_export(target, mesh, e, reporter)
                 except LocalAccountError:
                     raise  # the account is gone: no later task can run, and nothing can be audited
                 except StepFailed as exc:
