@@ -129,6 +129,26 @@ GRAMMARS: tuple[Grammar, ...] = (
     _g("call", "call", rf"CALL {N3}\((?:(?:{STR}|\d+|NULL)(?:, (?:{STR}|\d+|NULL))*)?\)"),
 )
 
+# COPY INTO <location> (an unload). sqlglot builds an ``exp.Copy`` tree for it but keeps the stage
+# reference as opaque text, so the federated export is held to this grammar too (check_unload):
+#   COPY INTO externalStage FROM ( <query> ) [ FILE_FORMAT = ( TYPE = { CSV | JSON | PARQUET } ) ]
+#     [ copyOptions ] [ HEADER ]       externalStage ::= @[<namespace>.]<ext_stage_name>[/<path>]
+#   copyOptions: OVERWRITE = TRUE | FALSE, SINGLE = TRUE | FALSE, MAX_FILE_SIZE = <num>; HEADER = TRUE | FALSE
+UNLOAD = _g("copy into location", "copy-into-location",
+            rf"COPY INTO @{N3}(?:/[A-Za-z0-9_.-]+)*/? FROM \((?P<query>SELECT .+?)\)"
+            r"(?: FILE_FORMAT = \(TYPE = (?:CSV|JSON|PARQUET)\))?"
+            r"(?: (?:HEADER|OVERWRITE|SINGLE) = (?:TRUE|FALSE)| MAX_FILE_SIZE = \d+)*")
+
+
+def check_unload(sql: str) -> exp.Select:
+    """Assert ``sql`` is a documented COPY INTO @stage unload whose query is a real SELECT; return it."""
+    m = UNLOAD.pattern.fullmatch(" ".join(sql.split()).rstrip(";"))
+    query = _sqlglot_tree(m.group("query")) if m else None
+    if not isinstance(query, exp.Select):
+        raise GrammarError(f"not a COPY INTO <location> FROM (SELECT ...) unload ({UNLOAD.doc}): {sql}")
+    return query
+
+
 _MASKING_BODY = {"create masking policy", "alter masking policy body"}
 
 
