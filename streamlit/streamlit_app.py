@@ -132,6 +132,9 @@ else:
     picked_domain = st.selectbox("Show", [whole, *order], key="lineage_focus",
                                  format_func=lambda d: d if d == whole else f"{d} and its neighbours")
     shown_graph = lineage_view.focus(graph, None if picked_domain == whole else picked_domain)
+    if picked_domain == whole and lineage_view.ranks(graph) > lineage_view.LEGIBLE_RANKS:
+        st.info(f"The whole mesh is {lineage_view.ranks(graph)} steps deep, too wide to read at this width: "
+                "pick a domain under Show, or open the chart full screen.")
     dot = lineage_view.to_dot(shown_graph, order)
     st.session_state["lineage_dot"] = dot
     st.session_state["lineage_graph"] = graph

@@ -210,7 +210,7 @@ def test_cost_against_quota_has_a_row_per_domain(app: AppTest, mesh_run) -> None
 
 
 TOOLTIP = re.compile(r'tooltip="([^" ]+) \(')
-CLUSTER = re.compile(r'subgraph cluster_\d+ \{\n\s+label=<<B>([^<]+)</B>>;[^\n]*color="(#[0-9a-f]{6})"')
+CLUSTER = re.compile(r'subgraph cluster_\d+ \{\n\s+label=<<B>([^<]+)</B>[^\n]*?; color="(#[0-9a-f]{6})"')
 
 
 def _dot_nodes(dot: str) -> set[str]:
@@ -224,9 +224,13 @@ def test_lineage_names_every_product_in_its_domains_colour(app: AppTest, mesh_ru
     assert dot.lstrip().startswith("digraph")
     assert _dot_nodes(dot) == set(build_lineage(mesh_run.mesh).nodes)  # every node, by its full name
     for d in mesh_run.mesh.domains:
+        # Short labels: a node's own name over what it is; the database and bucket once, on the cluster.
+        cluster_label = re.search(rf"label=<<B>{d.name}</B>[^\n]*", dot).group(0)
+        assert d.database in cluster_label and (not d.sources or f"s3://{d.bucket}/" in cluster_label), cluster_label
         for p in d.products:
-            # Two short lines instead of one long one: the view's name over its database and schema.
-            assert f"<B>{p.view}</B>" in dot and f">{d.database}.PRODUCTS</FONT>" in dot
+            assert f"<B>{p.view}</B>" in dot
+    assert dot.count(">published view</FONT>") == len(mesh_run.mesh.products)
+    assert not app.info or all("steps deep" not in i.value for i in app.info)  # the fixture mesh reads whole
     clusters = dict(CLUSTER.findall(dot))
     assert sorted(clusters) == sorted(d.name for d in mesh_run.mesh.domains)
     assert len(set(clusters.values())) == len(clusters)  # one colour per domain
@@ -243,6 +247,17 @@ def test_domain_colours_follow_the_domain_list_not_the_names() -> None:
         g.add(lineage_view.PageNode(f"{domain}_DB.RAW.T", lineage_view.RAW_TABLE, domain))
     first, swapped = lineage_view.to_dot(g, ["ALPHA", "BETA"]), lineage_view.to_dot(g, ["BETA", "ALPHA"])
     assert dict(CLUSTER.findall(first))["ALPHA"] == dict(CLUSTER.findall(swapped))["BETA"]
+
+
+def test_ranks_is_the_longest_path() -> None:
+    g = lineage_view.PageGraph()
+    for name in "abcde":
+        g.add(lineage_view.PageNode(name, lineage_view.PRODUCT, "ALPHA"))
+    for s, d in (("a", "b"), ("b", "c"), ("a", "c"), ("c", "d")):
+        g.link(s, d)
+    assert lineage_view.ranks(g) == 4  # a -> b -> c -> d; e stands alone
+    g.link("d", "a")  # a cycle (never built) still ends
+    assert lineage_view.ranks(g) >= 4
 
 
 def test_lineage_focus_shows_one_domain_and_its_neighbours(app: AppTest, mesh_run) -> None:

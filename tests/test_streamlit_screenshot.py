@@ -135,7 +135,8 @@ FULL_HEIGHT_JS = """Math.max(document.documentElement.scrollHeight,
      .map(e => e.scrollHeight))"""
 
 
-def screenshot(url: str, out: Path, profile: Path, log: Path) -> dict:
+def screenshot(url: str, out: Path, profile: Path, log: Path, sections: tuple[str, ...] = SECTIONS,
+               chart: bool = True) -> dict:
     """Load ``url`` in headless Chromium, wait until the page has rendered, save a PNG."""
     with log.open("wb") as fh:
         browser = subprocess.Popen(
@@ -162,8 +163,8 @@ def screenshot(url: str, out: Path, profile: Path, log: Path) -> dict:
 
             def rendered():
                 state = json.loads(tools.eval(READY_JS) or "{}")
-                done = (all(s in state.get("text", "") for s in SECTIONS) and state.get("graph", 0) > 0
-                        and state.get("chart", 0) > 0 and not state.get("running"))
+                done = (all(s in state.get("text", "") for s in sections) and state.get("graph", 0) > 0
+                        and (state.get("chart", 0) > 0 or not chart) and not state.get("running"))
                 return state if done or state.get("exception") else None
 
             state = _wait(rendered, 40, "the page to render every section")
@@ -272,3 +273,54 @@ def _assert_channel_colours(img, rect: list[float] | None, mesh_run) -> None:
         want = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
         near = sum(n for n, c in counts if sum(abs(a - b) for a, b in zip(c, want)) <= 12)
         assert near > 150, f"channel {channel}: {hex_colour} covers {near} px of the chart"
+
+
+# A deeper mesh than the fixture's: three domains, each product reading the previous domain's,
+# with long names. Its longest path is LEGIBLE_RANKS nodes (source, raw table, three products):
+# the widest the page promises to draw legibly without a zoom.
+DEEP_APP = """
+import sys
+sys.path.insert(0, {streamlit_dir!r})
+import streamlit as st
+from mesh_page import lineage_view as lv
+
+st.set_page_config(layout="wide")
+g, upstream = lv.PageGraph(), None
+for i in range(3):
+    domain = f"DOMAIN_NUMBER_{{i}}"
+    for s in range(3):
+        src, raw = f"s3://landing-bucket-{{i}}/source_{{s}}/", f"{{domain}}_DB.RAW.SOURCE_TABLE_{{s}}"
+        g.add(lv.PageNode(src, lv.SOURCE, domain)); g.add(lv.PageNode(raw, lv.RAW_TABLE, domain)); g.link(src, raw)
+    for p in range(2):
+        view = f"{{domain}}_DB.PRODUCTS.PRODUCT_NUMBER_{{p}}_V1"
+        g.add(lv.PageNode(view, lv.PRODUCT, domain))
+        g.link(f"{{domain}}_DB.RAW.SOURCE_TABLE_{{p}}", view)
+        if upstream:
+            g.link(upstream, view)
+    upstream = f"{{domain}}_DB.PRODUCTS.PRODUCT_NUMBER_0_V1"
+assert lv.ranks(g) == lv.LEGIBLE_RANKS, lv.ranks(g)
+st.header("Lineage")
+st.graphviz_chart(lv.to_dot(g, [f"DOMAIN_NUMBER_{{i}}" for i in range(3)]), width="content")
+"""
+
+
+def test_a_deeper_mesh_is_still_legible(tmp_path: Path) -> None:
+    pytest.importorskip("websockets.sync.client", reason="websockets (a streamlit dependency) is missing")
+    app = tmp_path / "deep_app.py"
+    app.write_text(DEEP_APP.format(streamlit_dir=str(ROOT / "streamlit")))
+    port = _free_port()
+    log = tmp_path / "streamlit.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)]
+    with log.open("wb") as fh:
+        server = subprocess.Popen(cmd, cwd=tmp_path, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        _wait(lambda: _healthy(port), 30, "streamlit's health endpoint", server, log)
+        state = screenshot(f"http://127.0.0.1:{port}/", tmp_path / "deep.png", Path(tempfile.mkdtemp(dir=tmp_path)),
+                           tmp_path / "chromium.log", sections=("Lineage",), chart=False)
+    finally:
+        _stop(server)
+    m = state["measured"]
+    assert not state["exception"], log.read_text()[-2000:]
+    assert "PRODUCT_NUMBER_0_V1" in m["graphTexts"] and "DOMAIN_NUMBER_2" in m["graphTexts"]
+    assert m["graphMinFontPx"] >= 11, m["graphMinFontPx"]

@@ -6,10 +6,10 @@ the same nodes (``DB.SCHEMA.OBJECT`` or ``s3://bucket/prefix/``) and edges, so t
 the same in both places (tests/test_streamlit_app.py compares them).
 
 Legible at the page width: the page's column is about 1240 px at a 1400 px window, and Streamlit
-shrinks a wider SVG to fit, so each label is split into a short name and its container
-(``AD_CLICKS`` over ``MARKETING_DB.RAW``) and the graph flows left to right, which keeps its width
-to the few ranks of the mesh (source, raw, product, consumer product) instead of the sum of every
-long name. Each domain gets one colour from the page's qualitative palette, by its place in the
+shrinks a wider SVG to fit, so a node shows only its short name over what it is (``AD_CLICKS``
+over "raw table"; the database and bucket are said once, in the domain's cluster label; the full
+name is the tooltip), and the graph flows left to right, which keeps its width to the few ranks
+of the mesh (source, raw, product, consumer product) instead of the sum of every long name. Each domain gets one colour from the page's qualitative palette, by its place in the
 domain list (the manifests' order), never by its name.
 """
 
@@ -119,18 +119,46 @@ def focus(graph: PageGraph, domain: str | None) -> PageGraph:
     return g
 
 
+# Left to right, the picture is as wide as its longest path. Measured in headless Chromium at
+# 1400 px (tests/test_streamlit_screenshot.py): 5 ranks (a source, its raw table and three
+# chained products, 23-character names) keep the smallest text at ~12 px; 7 ranks fall to ~8 px.
+LEGIBLE_RANKS = 5
+
+
+def ranks(graph: PageGraph) -> int:
+    """Nodes on the longest path (the graph is acyclic: products are built in dependency order)."""
+    incoming: dict[str, list[str]] = {i: [] for i in graph.nodes}
+    for s, d in graph.edges:
+        if s in incoming and d in incoming:
+            incoming[d].append(s)
+    depth: dict[str, int] = {}
+
+    def walk(node: str, seen: frozenset[str]) -> int:
+        if node not in depth:
+            ups = [u for u in incoming[node] if u not in seen]  # a cycle cannot loop forever
+            depth[node] = 1 + max((walk(u, seen | {node}) for u in ups), default=0)
+        return depth[node]
+
+    return max((walk(i, frozenset()) for i in graph.nodes), default=0)
+
+
 def split_label(node: PageNode) -> tuple[str, str]:
-    """(name, container): 'AD_CLICKS' and 'MARKETING_DB.RAW'; 'ad_clicks/' and 's3://bucket/'."""
+    """(name, container): 'AD_CLICKS' in 'MARKETING_DB'; 'ad_clicks/' in 's3://bucket/'."""
     if node.kind == SOURCE:
         body = node.id.removeprefix("s3://").rstrip("/")
         bucket, _, prefix = body.partition("/")
         return (prefix + "/", f"s3://{bucket}/") if prefix else (node.id, "S3")
     container, _, name = node.id.rpartition(".")
-    return name, container
+    return name, container.split(".", 1)[0]
 
 
 def to_dot(graph: PageGraph, domain_order: list[str]) -> str:
-    """Graphviz DOT, left to right, one cluster and one colour per domain, two-line labels."""
+    """Graphviz DOT, left to right, one cluster and one colour per domain.
+
+    A node shows its short name over what it is ("raw table"); its database and bucket are
+    said once, in its domain's cluster label, and its full name is its tooltip: the long
+    qualified names made every node, and so the picture, too wide to read at the page width.
+    """
     palette = colours([*domain_order, *graph.domains()])
     ids = {node_id: f"n{i}" for i, node_id in enumerate(graph.nodes)}
     lines = [
@@ -141,16 +169,18 @@ def to_dot(graph: PageGraph, domain_order: list[str]) -> str:
     ]
     for i, domain in enumerate(d for d in palette if d in graph.domains()):
         colour = palette[domain]
+        mine = [(node_id, n) for node_id, n in graph.nodes.items() if n.domain == domain]
+        containers = " · ".join(dict.fromkeys(split_label(n)[1] for _, n in sorted(mine, key=lambda x: x[1].kind)))
         lines.append(f"  subgraph cluster_{i} {{")
-        lines.append(f'    label=<<B>{_html(domain)}</B>>; labeljust=l; fontname="Helvetica"; '
+        lines.append(f'    label=<<B>{_html(domain)}</B><BR ALIGN="LEFT"/><FONT POINT-SIZE="{CONTAINER_PT}">'
+                     f'{_html(containers)}</FONT><BR ALIGN="LEFT"/>>; labeljust=l; fontname="Helvetica"; '
                      f'fontsize={CLUSTER_PT}; fontcolor="{colour}"; color="{colour}"; penwidth=2; style=rounded;')
-        for node_id, n in graph.nodes.items():
-            if n.domain != domain:
-                continue
-            name, container = split_label(n)
+        for node_id, n in mine:
+            name, _ = split_label(n)
+            kind = KIND_WORDS.get(n.kind, n.kind)
             label = (f'<<B>{_html(name)}</B><BR ALIGN="LEFT"/><FONT POINT-SIZE="{CONTAINER_PT}" COLOR="#333333">'
-                     f'{_html(container)}</FONT><BR ALIGN="LEFT"/>>')
-            tooltip = _dot_escape(f"{n.id} ({KIND_WORDS.get(n.kind, n.kind)}, {n.domain})")
+                     f'{_html(kind)}</FONT><BR ALIGN="LEFT"/>>')
+            tooltip = _dot_escape(f"{n.id} ({kind}, {n.domain})")
             lines.append(f'    {ids[node_id]} [label={label}, shape={SHAPES.get(n.kind, "box")}, '
                          f'style="{STYLES.get(n.kind, "filled")}", color="{colour}", fillcolor="{tint(colour)}", '
                          f'tooltip="{tooltip}"];')
