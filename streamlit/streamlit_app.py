@@ -113,7 +113,7 @@ else:
             )
             _wide(st.altair_chart, chart)
             _wide(st.dataframe, roi, hide_index=True, column_config=column_config(
-                roi.columns, {"REVENUE_USD": "%.2f", "SPEND_USD": "%.2f", "ROI": "percent", "ROAS": "%.2f"}))
+                roi.columns, {"REVENUE_USD": "%.2f", "SPEND_USD": "%.2f", "ROI": ("percent", "%.4f"), "ROAS": "%.2f"}))
     else:
         st.info("Pick the period's last day too.")
 

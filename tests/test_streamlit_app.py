@@ -133,6 +133,19 @@ def test_catalog_table_folds_columns_and_names_new_ones_friendly() -> None:
     assert first["Published view"] == "ALPHA_DB.PRODUCTS.ORDERS_V2" and first["New registry column"] == "—"
 
 
+def test_grid_formats_fall_back_to_printf_on_an_older_streamlit(monkeypatch) -> None:
+    import streamlit as st
+    from mesh_page.presentation import column_config
+
+    formats = {"ROI": ("percent", "%.4f"), "SPEND_USD": "%.2f"}
+    now = column_config(["ROI", "SPEND_USD", "CHANNEL"], formats)
+    assert now["ROI"]["type_config"]["format"] == "percent" and now["CHANNEL"] == "Channel"
+    monkeypatch.setattr(st, "__version__", "1.35.0")  # printf formats only (docs.streamlit.io/1.35.0)
+    old = column_config(["ROI", "SPEND_USD"], formats)
+    assert old["ROI"]["type_config"]["format"] == "%.4f" and old["ROI"]["label"] == "ROI"
+    assert old["SPEND_USD"]["label"] == "Spend (USD)" and old["SPEND_USD"]["type_config"]["format"] == "%.2f"
+
+
 def _elements(app: AppTest, kind: str) -> list:
     """Elements AppTest has no accessor for (charts), by their proto type."""
     return [e for e in app.main if getattr(e, "type", None) == kind]

@@ -157,19 +157,34 @@ def tint(hex_colour: str, share: float = 0.78) -> str:
     return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
-def column_config(columns: Sequence[str], formats: dict[str, str] | None = None) -> dict[str, object]:
+# Named number formats ("percent") are in Streamlit 1.45's column_config reference
+# (https://docs.streamlit.io/1.45.0/develop/api-reference/data/st.column_config/st.column_config.progresscolumn);
+# 1.35's lists printf formats only
+# (https://docs.streamlit.io/1.35.0/develop/api-reference/data/st.column_config/st.column_config.numbercolumn),
+# and an older Streamlit in Snowflake would print the word. Below 1.45 the printf fallback is used.
+PRESETS_SINCE = (1, 45)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def column_config(columns: Sequence[str], formats: dict[str, str | tuple[str, str]] | None = None) -> dict[str, object]:
     """st.dataframe column_config: the friendly header of each column, a number format where given.
 
-    Built lazily from streamlit.column_config when it exists (every Streamlit the page runs on);
-    plain labels otherwise.
+    A format is printf ("%.2f") or (named preset, printf fallback) for Streamlit before 1.45.
     """
     import streamlit as st
 
-    formats = formats or {}
+    presets = _version(getattr(st, "__version__", "0")) >= PRESETS_SINCE
     out: dict[str, object] = {}
     for c in columns:
-        if c in formats and hasattr(st, "column_config"):
-            out[c] = st.column_config.NumberColumn(label(c), format=formats[c])
-        else:
-            out[c] = label(c)
+        fmt = (formats or {}).get(c)
+        if isinstance(fmt, tuple):
+            fmt = fmt[0] if presets else fmt[1]
+        out[c] = st.column_config.NumberColumn(label(c), format=fmt) if fmt else label(c)
     return out
