@@ -53,7 +53,8 @@ def test_every_product_has_its_build_procedure_on_its_warehouse() -> None:
             assert e["handler"] == p.handler and e["signature"] == [] and e["runtime"] == "3.11"
             assert e["meta"]["warehouse"] == d.warehouse.name
             assert e["execute_as_caller"] is False
-            assert e["artifacts"] == ["procedures/"]
+            # Its own folder and governance, never another domain's (tests/test_domain_artifacts.py).
+            assert e["artifacts"] == [f"procedures/{d.name.lower()}/*", "procedures/governance/*"]
 
 
 def test_analyst_and_governance_procedures() -> None:

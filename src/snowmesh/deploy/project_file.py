@@ -31,12 +31,12 @@ import yaml
 
 from governance.sql import check_ident
 from governance.validate import RESULT_COLUMNS
+from snowmesh.deploy.code_artifacts import GOVERNANCE, PROCEDURES_DIR, bundled_zip, procedure_artifacts
 from snowmesh.deploy.plan import GOVERNANCE_DB
 from snowmesh.manifest.model import PRODUCTS, RAW, STAGING, Mesh
 from snowmesh.pipeline.dag import procedure_name
 
 PROJECT_FILE = "snowflake.yml"
-PROCEDURES_DIR = "procedures"
 CODE_STAGE = "SNOWPARK_CODE"  # one per database, created by `snow snowpark deploy`
 GOVERNANCE_SCHEMA = "CATALOG"
 RUNTIME = "3.11"
@@ -57,7 +57,8 @@ APP_ARTIFACTS = (
     ("app/setup_script.sql", "setup_script.sql"),
     ("app/README.md", "README.md"),
     ("app/python/snowmesh_app.py", "python/snowmesh_app.py"),
-    ("procedures.zip", "python/procedures.zip"),  # written by `snow snowpark build`
+    # The governance zip `snow snowpark build` writes (snowmesh.deploy.code_artifacts): the app ships no domain code.
+    (bundled_zip(GOVERNANCE), "python/procedures.zip"),
 )
 
 
@@ -332,7 +333,7 @@ def pyproject_pins(root: Path) -> dict[str, str]:
     return pins
 
 
-def procedure_entity(spec: ProcedureSpec, packages: list[str]) -> dict[str, Any]:
+def procedure_entity(spec: ProcedureSpec, packages: list[str], artifacts: list[str]) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "type": "procedure",
         "identifier": {"name": spec.name, "database": spec.database, "schema": spec.schema},
@@ -341,7 +342,7 @@ def procedure_entity(spec: ProcedureSpec, packages: list[str]) -> dict[str, Any]
         "signature": [{"name": n, "type": t} for n, t in spec.arguments],
         "returns": spec.returns,
         "runtime": RUNTIME,
-        "artifacts": [f"{PROCEDURES_DIR}/"],
+        "artifacts": artifacts,  # its domain's folder and governance only (code_artifacts)
         "artifact_repository": ARTIFACT_REPOSITORY,
         "packages": packages,
         "execute_as_caller": spec.execute_as_caller,
@@ -383,9 +384,11 @@ def _with_manifests(mesh: Mesh, entity: dict[str, Any]) -> dict[str, Any]:
 def render_project(mesh: Mesh, existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The project definition as data; ``existing`` contributes the entities this does not own."""
     pins = pyproject_pins(mesh.root)
-    entities: dict[str, Any] = {
-        s.key: procedure_entity(s, handler_packages(mesh.root, s.handler, pins)) for s in procedure_specs(mesh)
-    }
+    entities: dict[str, Any] = {}
+    for s in procedure_specs(mesh):
+        # Artifacts first: an import of another domain's folder is named as such, not as an unknown distribution.
+        artifacts = procedure_artifacts(mesh.root, s.domain, s.key, s.handler)
+        entities[s.key] = procedure_entity(s, handler_packages(mesh.root, s.handler, pins), artifacts)
     entities.update(app_entities())
     existing = existing or {}
     for key, entity in (existing.get("entities") or {}).items():
@@ -399,7 +402,8 @@ HEADER = """\
 # GENERATED from domains/*/domain.yml by `python -m snowmesh.deploy.project_file`: edit the
 # manifests or src/snowmesh/deploy/project_file.py, not the procedure or application entities
 # here. Entities of other types (e.g. streamlit) are kept as written when this file is rendered.
-# Build and deploy: docs/shipping.md.
+# Build and deploy: docs/shipping.md (the procedures' artifacts are globs: snow needs
+# SNOWFLAKE_CLI_FEATURES_ENABLE_SNOWPARK_GLOB_SUPPORT=true for `snow snowpark build` and `deploy`).
 """
 
 
