@@ -239,7 +239,7 @@ def _list_files(target: Target, bucket: str, prefix: str) -> list[shared.StagedF
     files: list[shared.StagedFile] = []
     paginator = target.s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-        files.extend(shared.StagedFile(o["Key"], str(o.get("ETag", "")).strip('"') or None)
+        files.extend(shared.StagedFile(o["Key"], str(o.get("ETag", "")).strip('"') or None, o.get("Size"))
                      for o in page.get("Contents", []) if o["Key"].endswith(".csv.gz"))
     return sorted(files, key=lambda f: f.name)
 
@@ -260,7 +260,8 @@ def ingest_source(target: Target, d: Domain, s: Source, reporter: Reporter) -> S
                 loaded = shared.load_from_stage(target.session, d.database, spec, files)
                 advance(len(files))
                 return loaded
-        r = shared.ingest_source(target.session, d.database, spec, new, load, qualified_scratch=not target.is_local)
+        # Bounded batches (governance.ingest.BATCH_MAX_BYTES): the same working set at any scale.
+        r = shared.ingest_batches(target.session, d.database, spec, new, load, qualified_scratch=not target.is_local)
     r.files_skipped += len(staged) - len(new)
     return SourceLoad(**vars(r), domain=d.name)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from snowmesh.console import Reporter
 from snowmesh.generate import LandedFile, generate_domain, land
 from snowmesh.manifest.model import Mesh
@@ -32,4 +34,8 @@ def land_mesh(target: Target, mesh: Mesh, options: LandOptions, reporter: Report
         total = sum(s.rows for s in data.values())
         with reporter.progress(f"{d.name}: generate and land", total=total) as advance:
             landed += land(data, target.s3, d.bucket, progress=advance)
+        # One domain's draws at a time: without this the next domain's generation runs while
+        # this one's arrays are still referenced, and the peak is the two together.
+        del data
+        pa.default_memory_pool().release_unused()
     return landed

@@ -209,6 +209,10 @@ def _spawn(name: str, args: list[str], root: Path, port: int) -> Server:
     env = {**os.environ, "TMPDIR": str(tmp), STATE_ENV: str(state_dir(root).resolve())}
     for var in ("SNOWMESH_TEST_KILL_AFTER", "SNOWMESH_TEST_TRACE"):
         env.pop(var, None)  # the client's test hooks, not the server's
+    if name == "moto":
+        # moto keeps an object in memory up to this size and in a temp file (TMPDIR) beyond: on
+        # disk, the landed files cost moto no memory at any scale (moto.settings).
+        env.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(64 * 1024))
     log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
