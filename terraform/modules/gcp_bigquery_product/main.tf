@@ -50,7 +50,9 @@ resource "google_bigquery_connection" "export" {
   cloud_resource {}
 }
 
-# Read-only, and only under the product's export prefix.
+# Read-only, and only under the product's export prefix -- plus the bucket itself: listing objects
+# (the external table's wildcard URI) is authorised against the bucket's resource.name, not an
+# object's, so a prefix-only condition would refuse the list (reasoned, not verified here).
 resource "google_storage_bucket_iam_member" "export_reader" {
   bucket = var.export_bucket
   role   = "roles/storage.objectViewer"
@@ -58,8 +60,8 @@ resource "google_storage_bucket_iam_member" "export_reader" {
 
   condition {
     title       = "snowmesh-${lower(var.product.dataset)}-export"
-    description = "Only the product's export prefix."
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.export_bucket}/objects/${var.product.export_prefix}\")"
+    description = "The bucket (to list it) and the product's export prefix only."
+    expression  = "resource.name == \"projects/_/buckets/${var.export_bucket}\" || resource.name.startsWith(\"projects/_/buckets/${var.export_bucket}/objects/${var.product.export_prefix}\")"
   }
 }
 

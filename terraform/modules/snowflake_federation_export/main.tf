@@ -74,7 +74,8 @@ resource "snowflake_grant_privileges_to_account_role" "stage_usage" {
 }
 
 # The integration's service account writes (and, with OVERWRITE, replaces) the objects under the
-# domain's folder, and lists the bucket. Snowflake's guide
+# domain's folder, and lists the bucket (a list is authorised against the bucket's resource.name,
+# hence the first half of the condition; reasoned, not verified here). Snowflake's guide
 # (https://docs.snowflake.com/en/user-guide/data-load-gcs-config) also lists storage.buckets.get,
 # which objectAdmin lacks: docs/federation.md says what to grant if the first export is refused.
 resource "google_storage_bucket_iam_member" "writer" {
