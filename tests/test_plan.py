@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from sql_grammar import check_all
 from sqlglot import exp
 
 from snowmesh.deploy import render
-from snowmesh.deploy.plan import build_plan, publish_statements
-from snowmesh.deploy.statements import Kind
+from snowmesh.deploy.plan import build_plan, publish_sent
+from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest import load_mesh
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "meshes"
@@ -32,8 +33,14 @@ def test_every_statement_fits_a_snowflake_grammar(root, plan) -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # Command fallbacks are decided by sql_grammar
     mesh = load_mesh(root)
     local = build_plan(mesh, local=True)
-    publish = [s for p in mesh.products for lp in (False, True) for s in publish_statements(mesh, p, local=lp)]
-    fitted = check_all([*plan.all, *plan.publish_grants, *local.all, *local.publish_grants, *publish])
+    from governance.publish import publish_statements
+    from snowmesh.catalog import registry_entry_of
+
+    today = date.today()
+    # What every PUBLISH sends (real account), and the local walker's variant of the same code.
+    publish = [*publish_sent(mesh, today), *(Statement(Kind.VIEW, p.key, sql) for p in mesh.products
+               for sql in publish_statements(registry_entry_of(mesh, p, today), local=True, today=today))]
+    fitted = check_all([*plan.all, *local.all, *publish])
     # Every kind the renderer emits is covered, by a sqlglot tree or a grammar of its own.
     assert {"grant privileges", "grant role", "grant database role", "create role", "create database role",
             "create resource monitor", "alter warehouse set monitor", "alter schema managed access",
@@ -128,24 +135,33 @@ def test_write_role_may_use_the_landing_stage(root, plan) -> None:
             assert all(i < p.all.index(g) for i in creates)
 
 
-def test_governance_grants_only_the_source_registry_to_engineers(root, plan) -> None:
-    """GOVERNANCE_DB: the plan creates the source registry INGEST reads and one database role reading
-    it, held by every engineer; nothing on AUDIT and no write privilege anywhere in it."""
+def test_governance_grants_only_what_the_pipelines_read_to_engineers(root, plan) -> None:
+    """GOVERNANCE_DB: one database role, held by every engineer (the role INGEST and PUBLISH run as):
+    it reads the source registry (INGEST), the product registry and the audit (PUBLISH's fail-closed
+    check) and applies the three column tags (PUBLISH); no write privilege anywhere, no analyst."""
     mesh = load_mesh(root)
     gov = [s.sql for s in plan.all if '"GOVERNANCE_DB"' in s.sql and "SOURCES_READER" in s.sql]
-    assert gov == [
-        'CREATE DATABASE ROLE IF NOT EXISTS "GOVERNANCE_DB"."SOURCES_READER"',
-        'GRANT USAGE ON DATABASE "GOVERNANCE_DB" TO DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"',
-        'GRANT USAGE ON SCHEMA "GOVERNANCE_DB"."CATALOG" TO DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"',
-        'GRANT SELECT ON TABLE "GOVERNANCE_DB"."CATALOG"."SOURCES" TO DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"',
-        *(f'GRANT DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER" TO ROLE "{d.engineer_role}"' for d in mesh.domains),
-    ]
+    reader = 'DATABASE ROLE "GOVERNANCE_DB"."SOURCES_READER"'
+    assert sorted(gov) == sorted([
+        f'CREATE {reader.replace("DATABASE ROLE", "DATABASE ROLE IF NOT EXISTS")}',
+        f'GRANT USAGE ON DATABASE "GOVERNANCE_DB" TO {reader}',
+        *(f'GRANT USAGE ON SCHEMA "GOVERNANCE_DB"."{s}" TO {reader}' for s in ("CATALOG", "AUDIT")),
+        *(f'GRANT SELECT ON TABLE "GOVERNANCE_DB".{t} TO {reader}'
+          for t in ('"CATALOG"."SOURCES"', '"CATALOG"."DATA_PRODUCTS"', '"AUDIT"."VALIDATION_RESULTS"')),
+        *(f'GRANT APPLY ON TAG "GOVERNANCE_DB"."CATALOG"."{t}" TO {reader}'
+          for t in ("CLASSIFICATION", "DATA_DOMAIN", "UNMASK_FOR")),
+        *(f'GRANT {reader} TO ROLE "{d.engineer_role}"' for d in mesh.domains),
+    ])
     sql = [s.sql for s in plan.all]
-    table = next(i for i, q in enumerate(sql) if q.startswith('CREATE TABLE IF NOT EXISTS "GOVERNANCE_DB"."CATALOG"."SOURCES"'))
-    assert table < sql.index(gov[3])  # a grant on a table needs the table
+    for grant in (q for q in gov if q.startswith(("GRANT SELECT ON TABLE", "GRANT APPLY ON TAG"))):
+        name = grant.split(" ON ", 1)[1].split(" ", 2)[1]
+        made = next(i for i, q in enumerate(sql) if q.startswith("CREATE ") and name in q.split(" (")[0])
+        assert made < sql.index(grant)  # a grant on an object needs the object
     # The governance role owns GOVERNANCE_DB's objects and creates them (docs/security.md, "Owners and senders").
     grants = [q for q in sql if q.startswith("GRANT ") and '"GOVERNANCE_DB"' in q and 'TO ROLE "MESH_GOVERNANCE"' not in q]
-    assert not [q for q in grants if '"AUDIT"' in q or re.match(r"GRANT (INSERT|UPDATE|DELETE|TRUNCATE|CREATE)", q)]
+    assert not [q for q in grants if re.match(r"GRANT (INSERT|UPDATE|DELETE|TRUNCATE|CREATE)", q)]
+    assert not [q for q in grants if "_ANALYST" in q and " ON PROCEDURE " not in q and " ON SCHEMA " not in q
+                and " ON DATABASE " not in q]
 
 
 class _Session:

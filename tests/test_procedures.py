@@ -1,4 +1,4 @@
-"""The task graphs' procedures: INGEST, VALIDATE_PRODUCT(product), PUBLISH_PRODUCT, RECORD_DAG_RUN.
+"""The task graphs' procedures: INGEST, VALIDATE_PRODUCT(product), PUBLISH(product), RECORD_DAG_RUN.
 
 Their code lives in procedures/governance/ and is what the local walker runs too. SQL builders
 are checked as text (exact) and parsed with sqlglot's Snowflake dialect; the handlers run on the
@@ -110,7 +110,8 @@ def test_publish_statements_real_and_local() -> None:
     class _S:
         def sql(self, text):
             contract = '{"properties": {"CLICK_ID": {}, "COST_USD": {}}}'
-            return type("R", (), {"collect": lambda self: [("1.0.0", "MARKETING_DB.PRODUCTS.AD_CLICKS_V1", contract)]})()
+            row = ("1.0.0", "MARKETING_DB.PRODUCTS.AD_CLICKS_V1", contract, "FINANCE", "")
+            return type("R", (), {"collect": lambda self: [row]})()
 
     entry = registry_entry(_S(), CLICKS)
     real = publish_statements(entry)
@@ -122,6 +123,8 @@ def test_publish_statements_real_and_local() -> None:
     local = publish_statements(entry, local=True)
     assert local[:2] == ["BEGIN", 'DROP TABLE IF EXISTS "MARKETING_DB"."PRODUCTS"."AD_CLICKS"'] and local[3] == "COMMIT"
     assert "COPY GRANTS" not in " ".join(local)
+    assert real[-2] == f'GRANT SELECT ON VIEW {VIEW} TO DATABASE ROLE "MARKETING_DB"."CONSUMER_FINANCE"'
+    assert real[-1].startswith('INSERT INTO "MARKETING_DB"."PRODUCTS"."PUBLICATIONS_LOG" ')
     for sql in real + local[1:3] + local[4:]:
         _parse(sql)
 
@@ -210,10 +213,12 @@ def test_every_task_target_is_shipped_by_snowflake_yml() -> None:
     for d in MESH.domains:
         e = procs[(d.database, "RAW", "INGEST", 0)]
         assert e["handler"] == "governance.ingest.ingest" and e["meta"]["warehouse"] == d.warehouse.name
+        e = procs[(d.database, "PRODUCTS", "PUBLISH", 1)]  # the domain's own publish (owner: its engineer)
+        assert e["handler"] == "governance.publish.publish" and e["meta"]["warehouse"] == d.warehouse.name
     assert procs[("GOVERNANCE_DB", "CATALOG", "VALIDATE_PRODUCT", 1)]["handler"] == \
         "governance.validate.validate_registered_product"
     assert procs[("GOVERNANCE_DB", "CATALOG", "VALIDATE_PRODUCT", 3)]["handler"] == "governance.validate.validate_product"
-    assert procs[("GOVERNANCE_DB", "CATALOG", "PUBLISH_PRODUCT", 1)]["handler"] == "governance.publish.publish"
+    assert not [k for k in procs if k[2] == "PUBLISH_PRODUCT"]  # no platform-wide publish any more
     assert procs[("GOVERNANCE_DB", "AUDIT", "RECORD_DAG_RUN", 1)]["handler"] == "governance.dag_run.record"
-    for key in ("governance_publish_product", "governance_record_dag_run"):
+    for key in (f"{MESH.domains[0].name.lower()}_publish", "governance_record_dag_run"):
         assert entities[key]["packages"] == [entities["governance_product_health"]["packages"][0]]

@@ -479,16 +479,29 @@ def test_snowflake_domain_roles_and_grants(mods):
         m.resource("snowflake_grant_account_role", "wh_usage")["for_each"]
         == '${toset(["engineer", "analyst"])}'
     )
-    # No account role in a domain module gets anything on another database.
-    for body in m.of_type("snowflake_grant_privileges_to_account_role").values():
+    # No account role in a domain module gets anything on another database; the one account privilege
+    # is EXECUTE TASK, for the engineer who owns the domain's task graph.
+    for name, body in m.of_type("snowflake_grant_privileges_to_account_role").items():
+        if name == "engineer_execute_task":
+            assert body["privileges"] == ["EXECUTE TASK"] and body["on_account"] is True
+            assert body["account_role_name"] == '${snowflake_account_role.this["engineer"].name}'
+            continue
         assert set(blocks(body, "on_account_object")[0]) == {"object_type", "object_name"}
         assert blocks(body, "on_account_object")[0]["object_type"] == "WAREHOUSE"
+    # The engineer owns PRODUCTS: the domain's PUBLISH grants the consumers' SELECT there.
+    own = m.resource("snowflake_grant_ownership", "products_schema")
+    assert own["account_role_name"] == '${snowflake_account_role.this["engineer"].name}'
+    assert own["outbound_privileges"] == "COPY"
+    assert blocks(own, "on")[0] == {"object_type": "SCHEMA",
+                                    "object_name": '${snowflake_schema.this["PRODUCTS"].fully_qualified_name}'}
 
 
 # Grants Terraform holds that the SQL plan does not render, each with its reason: none today (W's
 # USAGE on RAW.LANDING, for INGEST's COPY INTO, is now the plan's too). An entry here is a known
 # difference to close in snowmesh.deploy.plan and to list in docs/security.md.
-TERRAFORM_ONLY: frozenset[tuple[str, str, str, str]] = frozenset()
+# EXECUTE TASK is an account privilege (ON ACCOUNT), outside the grant grammar the plan renders; the
+# engineer needs it to own the domain's tasks (https://docs.snowflake.com/en/user-guide/tasks-intro).
+TERRAFORM_ONLY: frozenset[tuple[str, str, str, str]] = frozenset({("EXECUTE TASK", "ACCOUNT", "ACCOUNT", "ENGINEER")})
 
 
 def _relative(mesh: Mesh, grants) -> set[tuple[str, ...]]:
@@ -595,11 +608,15 @@ def test_governance_grants_equal_the_sql_plan(mesh):
     assert {str(r) for r in roles} == {"GOVERNANCE_DB.SOURCES_READER"}
     assert role_grants == {(reader, type(reader)(d.engineer_role)) for d in mesh.domains}
     assert {(p, str(on)) for p, on, _ in privileges} == {
-        ("USAGE", "GOVERNANCE_DB"), ("USAGE", "GOVERNANCE_DB.CATALOG"), ("SELECT", "GOVERNANCE_DB.CATALOG.SOURCES")}
+        ("USAGE", "GOVERNANCE_DB"), ("USAGE", "GOVERNANCE_DB.CATALOG"), ("USAGE", "GOVERNANCE_DB.AUDIT"),
+        ("SELECT", "GOVERNANCE_DB.CATALOG.SOURCES"), ("SELECT", "GOVERNANCE_DB.CATALOG.DATA_PRODUCTS"),
+        ("SELECT", "GOVERNANCE_DB.AUDIT.VALIDATION_RESULTS"),
+        *(("APPLY", f"GOVERNANCE_DB.CATALOG.{t}") for t in ("CLASSIFICATION", "DATA_DOMAIN", "UNMASK_FOR"))}
 
 
 def test_governance_first_apply_leaves_out_only_the_table_grant():
-    """Before `mesh deploy -c` has created GOVERNANCE_DB.CATALOG.SOURCES, Terraform grants all but SELECT on it."""
+    """Before `mesh deploy -c` has created GOVERNANCE_DB's tables and tags, Terraform grants all but the
+    privileges on them (the deploy grants those itself right after creating them)."""
     from snowmesh.access.hcl import child_scope, instances
     from snowmesh.access.hcl import load_module as load_tf
     from snowmesh.access.terraform import GOVERNANCE_MODULE, STEADY_STATE, module_graph, root_scope
@@ -613,7 +630,9 @@ def test_governance_first_apply_leaves_out_only_the_table_grant():
 
     first, steady = graph({**STEADY_STATE, "source_registry_exists": False}), graph(STEADY_STATE)
     assert first[:2] == steady[:2]
-    assert {str(on) for _, on, _ in steady[2] - first[2]} == {"GOVERNANCE_DB.CATALOG.SOURCES"}
+    assert {str(on) for _, on, _ in steady[2] - first[2]} == {
+        "GOVERNANCE_DB.CATALOG.SOURCES", "GOVERNANCE_DB.CATALOG.DATA_PRODUCTS", "GOVERNANCE_DB.AUDIT.VALIDATION_RESULTS",
+        *(f"GOVERNANCE_DB.CATALOG.{t}" for t in ("CLASSIFICATION", "DATA_DOMAIN", "UNMASK_FOR"))}
 
 
 def test_integration_and_external_stage_have_one_owner(mesh, tfvars, mods):
@@ -696,12 +715,15 @@ def test_governance_database(mods, root, tfvars):
     assert m.resource("snowflake_database", "this")["name"] == "${var.database}"
     assert m.resource("snowflake_schema", "this")["for_each"] == "${toset(var.schemas)}"
     assert m.resource("snowflake_schema", "this")["with_managed_access"] == "true"
-    # One database role; nothing writes and nothing reaches AUDIT or a whole schema's tables.
+    # One database role; nothing writes, and no grant reaches a whole schema's tables; in AUDIT it reads
+    # only VALIDATION_RESULTS (PUBLISH's fail-closed check).
     assert set(m.of_type("snowflake_database_role")) == {"sources_reader"}
     grants = m.of_type("snowflake_grant_privileges_to_database_role")
-    assert {p for body in grants.values() for p in body["privileges"]} == {"USAGE", "SELECT"}
-    assert not re.search(r"\b(AUDIT|INSERT|UPDATE|DELETE|TRUNCATE|all_privileges|future|all)\b",
+    assert {p for body in grants.values() for p in body["privileges"]} == {"USAGE", "SELECT", "APPLY"}
+    assert not re.search(r"\b(INSERT|UPDATE|DELETE|TRUNCATE|all_privileges|future|all)\b",
                          json.dumps([list(grants.values()), m.locals]))
+    assert grants["pipeline_reader_audit"]["for_each"] == \
+        '${var.grant_sources_select ? toset(["VALIDATION_RESULTS"]) : toset([])}'
     table = grants["sources_reader_table"]
     assert table["for_each"] == "${var.grant_sources_select ? toset([var.sources_table.name]) : toset([])}"
     holders = m.resource("snowflake_grant_database_role", "sources_reader")

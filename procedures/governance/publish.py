@@ -1,24 +1,35 @@
-"""PUBLISH_PRODUCT(product): promote a validated STAGING table to PRODUCTS and re-create its view.
+"""PUBLISH(product): promote a validated STAGING table to PRODUCTS and serve it, as the domain.
 
-``CALL GOVERNANCE_DB.CATALOG.PUBLISH_PRODUCT('MARKETING.AD_CLICKS')`` is the PUBLISH_<P> task of
-the domain's graph; the local walker (snowmesh.pipeline.steps.run_publish) calls the same
-:func:`publish_product`. Everything it needs comes from the account, not from files:
+``CALL "MARKETING_DB"."PRODUCTS"."PUBLISH"('MARKETING.AD_CLICKS')`` is the PUBLISH_<P> task of the
+domain's graph. Each domain database has its own PUBLISH, owned by the domain's engineer role
+(snowmesh.deploy.plan.procedure_owners), so its owner's rights are exactly the domain's: it can
+write its own PRODUCTS schema and no other domain's. The local walker
+(snowmesh.pipeline.steps.run_publish) calls the same :func:`publish_product` and adds nothing.
 
-- the registry GOVERNANCE_DB.CATALOG.DATA_PRODUCTS: the view's name (hence the database) and the
-  contract JSON, whose properties are the view's explicit column list;
-- the audit GOVERNANCE_DB.AUDIT.VALIDATION_RESULTS: the product's latest validation run.
+What one publish does, all from the account (never from files):
 
-Fail closed: unless that latest run passed every error-severity check, it raises with one
-sentence and changes nothing, so the previously published table and view keep serving.
+1. the promote: PRODUCTS.<P> becomes a zero-copy clone of the validated STAGING.<P>;
+2. the current view <P>_V<N> and every older major still inside its deprecation window
+   (registry column SERVED_VERSIONS), each with its contract's explicit column list;
+3. each view's column tags: CREATE OR REPLACE VIEW drops them, and the tags carry the masking;
+4. the consumers' SELECT on each served view (registry column CONSUMERS): idempotent, so a first
+   publish and the hundredth send the same statements;
+5. one row in PRODUCTS.PUBLICATIONS_LOG: what consumers' streams see, so their graphs run after
+   this publish instead of on a clock (docs/security.md, "Who triggers a consumer").
 
-Handler for snowflake.yml: ``governance.publish.publish`` -- signature (PRODUCT VARCHAR),
-returns VARCHAR. Stdlib + Snowpark only.
+Inputs: the registry GOVERNANCE_DB.CATALOG.DATA_PRODUCTS and the audit
+GOVERNANCE_DB.AUDIT.VALIDATION_RESULTS. Fail closed: unless the product's latest validation passed
+every error-severity check, it raises with one sentence and changes nothing.
+
+Handler for snowflake.yml: ``governance.publish.publish`` -- signature (PRODUCT VARCHAR), returns
+VARCHAR. Stdlib + Snowpark only.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from governance.product_health import AUDIT_TABLE, REGISTRY_TABLE
@@ -27,8 +38,6 @@ from governance.sql import check_ident, fqn, ident, literal, split_fqn
 STAGING, PRODUCTS = "STAGING", "PRODUCTS"
 
 # Column tags of a published view (snowmesh.policies creates the tags and their masking policies).
-# CREATE OR REPLACE VIEW drops a view's column tags, so every publish sets them again, here: the
-# scheduled PUBLISH_PRODUCT and the local walker run this code (docs/security.md).
 CLASSIFICATION_TAG = ("GOVERNANCE_DB", "CATALOG", "CLASSIFICATION")
 DOMAIN_TAG = ("GOVERNANCE_DB", "CATALOG", "DATA_DOMAIN")
 UNMASK_TAG = ("GOVERNANCE_DB", "CATALOG", "UNMASK_FOR")  # ',<DOMAIN>,...,': consumers' pipelines allowed
@@ -36,6 +45,28 @@ UNMASK_PREFIX = "unmask-for:"  # a contract column tag naming one allowed consum
 # Contract classes that are masked. "restricted" is where PII belongs (docs/contracts.md: public <
 # internal < confidential < restricted); "pii" is accepted too should contracts ever spell it so.
 PROTECTED = ("confidential", "restricted", "pii")
+
+# The registry columns PUBLISH reads beyond product_health.REGISTRY_COLUMNS (snowmesh.catalog adds
+# them after the health columns, so the table's physical column order never changes under it).
+PUBLISH_COLUMNS: tuple[tuple[str, str], ...] = (("SERVED_VERSIONS", "VARCHAR"),)
+
+# One row per publish, in the producer's PRODUCTS schema. Consumers never read it directly: they
+# read the secure view PUBLICATIONS (change tracking on), on which each consumer domain keeps a
+# stream that triggers its task graph (snowmesh.pipeline.dag). Product names may not take these
+# names (snowmesh.manifest.checks).
+PUBLICATIONS_LOG, PUBLICATIONS_VIEW = "PUBLICATIONS_LOG", "PUBLICATIONS"
+PUBLICATIONS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("PRODUCT", "VARCHAR NOT NULL"),
+    ("VERSION", "VARCHAR NOT NULL"),
+    ("VIEW_NAME", "VARCHAR NOT NULL"),
+    ("VALIDATION_RUN", "VARCHAR NOT NULL"),
+    ("PUBLISHED_AT", "TIMESTAMP_NTZ NOT NULL"),
+)
+
+
+def consumer_role(consumer: str) -> str:
+    """The database role, in the producer's database, through which a consumer domain reads."""
+    return f"CONSUMER_{check_ident(consumer)}"
 
 
 def unmask_for(prop: dict[str, Any]) -> list[str]:
@@ -69,12 +100,42 @@ class PublishRefused(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Served:
+    """An older major still served from the current table while ``today <= until``."""
+
+    major: int
+    view: str  # <P>_V<N>, in the product's PRODUCTS schema
+    until: str  # ISO date: the old contract's x-product.deprecation_date
+    contract: str  # the old contract's JSON: its properties are the view's columns
+
+    @property
+    def columns(self) -> list[str]:
+        return list(json.loads(self.contract)["properties"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"major": self.major, "view": self.view, "until": self.until, "contract": self.contract}
+
+
+def served_from_json(text: str | None) -> tuple[Served, ...]:
+    """The registry's SERVED_VERSIONS (a JSON list, '' or NULL for none); bad text fails loudly."""
+    if not text:
+        return ()
+    out = []
+    for item in json.loads(text):
+        date.fromisoformat(str(item["until"]))
+        out.append(Served(int(item["major"]), check_ident(str(item["view"])), str(item["until"]), str(item["contract"])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class RegistryEntry:
     domain: str
     product: str
     version: str
     view_name: str  # DB.PRODUCTS.<PRODUCT>_V<MAJOR>
     contract: str  # the contract JSON
+    consumers: tuple[str, ...] = ()  # consumer domains: SELECT on every served view
+    served: tuple[Served, ...] = field(default=())
 
     @property
     def key(self) -> str:
@@ -97,6 +158,9 @@ class RegistryEntry:
         """The contract's properties, in order: the published view's interface."""
         return list(json.loads(self.contract)["properties"])
 
+    def served_on(self, today: date) -> list[Served]:
+        return [s for s in self.served if today <= date.fromisoformat(s.until)]
+
 
 def split_key(product_key: str) -> tuple[str, str]:
     parts = str(product_key).strip().split(".")
@@ -108,13 +172,15 @@ def split_key(product_key: str) -> tuple[str, str]:
 def registry_entry(session: Any, product_key: str, registry: str = REGISTRY_TABLE) -> RegistryEntry:
     domain, product = split_key(product_key)
     rows = session.sql(
-        f'SELECT "VERSION", "VIEW_NAME", "CONTRACT" FROM {fqn(*split_fqn(registry))} '
+        f'SELECT "VERSION", "VIEW_NAME", "CONTRACT", "CONSUMERS", "SERVED_VERSIONS" FROM {fqn(*split_fqn(registry))} '
         f'WHERE "DOMAIN" = {literal(domain)} AND "PRODUCT" = {literal(product)}'
     ).collect()
     if len(rows) != 1:
         raise ValueError(f"{domain}.{product} is not in {registry} ({len(rows)} rows): deploy the mesh first")
-    version, view_name, contract = (str(v) for v in rows[0])
-    return RegistryEntry(domain, product, version, view_name, contract)
+    version, view_name, contract, consumers, served = rows[0]
+    names = tuple(check_ident(c) for c in str(consumers or "").split(",") if c)
+    return RegistryEntry(domain, product, str(version), str(view_name), str(contract), names,
+                         served_from_json(served))
 
 
 def latest_validation_sql(product: str, audit: str = AUDIT_TABLE) -> str:
@@ -144,54 +210,119 @@ def check_latest_validation(session: Any, entry: RegistryEntry, audit: str = AUD
     return str(run_id)
 
 
-def publish_statements(entry: RegistryEntry, *, local: bool = False) -> list[str]:
-    """The promote, the view and its column tags, in order. ``local``: the local account's variant
-    (fakesnow): no tags -- it cannot hold them, so the walker records the same tag statements
-    (:func:`view_tags`) instead of running them."""
+def promote_statements(entry: RegistryEntry, *, local: bool = False) -> list[str]:
+    """PRODUCTS.<P> becomes a zero-copy clone of the validated STAGING.<P>, atomically."""
     staged = fqn(*split_fqn(entry.staging_table))
     published = fqn(*split_fqn(entry.product_table))
-    cols = ", ".join(ident(c) for c in entry.columns)
-    major = entry.version.split(".")[0]
-    comment = literal(f"{entry.key} v{major}: published by PUBLISH_PRODUCT after a passing validation")
-    view = fqn(*split_fqn(entry.view_name))
     if local:
         # fakesnow rejects CREATE OR REPLACE ... CLONE over an existing table; DuckDB has
-        # transactional DDL, so drop + clone in one transaction is just as atomic. The view
-        # comes after: a DuckDB transaction may write only one database, and fakesnow keeps
-        # view comments in another; views bind by name, so it serves throughout. COPY GRANTS
-        # does not parse there (and grants are not enforced).
-        return ["BEGIN", f"DROP TABLE IF EXISTS {published}", f"CREATE TABLE {published} CLONE {staged}", "COMMIT",
-                f"CREATE OR REPLACE SECURE VIEW {view} COMMENT = {comment} AS SELECT {cols} FROM {published}"]
-    # An atomic replace and a zero-copy clone on Snowflake; COPY GRANTS keeps consumers' SELECT.
-    # Tags after the view: as the view's owner, with APPLY on the tags (Terraform grants APPLY TAG).
-    return [f"CREATE OR REPLACE TABLE {published} CLONE {staged} COPY GRANTS",
-            # The documented clause order: COPY GRANTS before COMMENT
-            # (https://docs.snowflake.com/en/sql-reference/sql/create-view#syntax).
-            f"CREATE OR REPLACE SECURE VIEW {view} COPY GRANTS COMMENT = {comment} AS SELECT {cols} FROM {published}",
-            *view_tags(entry)]
+        # transactional DDL, so drop + clone in one transaction is just as atomic. The views come
+        # after: a DuckDB transaction may write only one database, and fakesnow keeps view
+        # comments in another; views bind by name, so they serve throughout.
+        return ["BEGIN", f"DROP TABLE IF EXISTS {published}", f"CREATE TABLE {published} CLONE {staged}", "COMMIT"]
+    # An atomic replace and a zero-copy clone on Snowflake; COPY GRANTS keeps the table's grants.
+    return [f"CREATE OR REPLACE TABLE {published} CLONE {staged} COPY GRANTS"]
 
 
-def view_tags(entry: RegistryEntry) -> list[str]:
-    """The column tags of the entry's published view (from the registry's contract)."""
-    return [sql for _, sql in tag_statements(split_fqn(entry.view_name), entry.domain, json.loads(entry.contract))]
+def view_sql(entry: RegistryEntry, view: str, columns: list[str], comment: str, *, local: bool = False) -> str:
+    """A served view over the product table. COPY GRANTS keeps consumers' SELECT across the replace
+    (fakesnow cannot parse it and enforces no grant); the documented clause order puts COPY GRANTS
+    before COMMENT (https://docs.snowflake.com/en/sql-reference/sql/create-view#syntax)."""
+    cols = ", ".join(ident(c) for c in columns)
+    name = fqn(entry.database, PRODUCTS, check_ident(view))
+    grants = "" if local else " COPY GRANTS"
+    return (f"CREATE OR REPLACE SECURE VIEW {name}{grants} COMMENT = {literal(comment)} "
+            f"AS SELECT {cols} FROM {fqn(*split_fqn(entry.product_table))}")
 
 
-def publish_product(session: Any, product_key: str, *, local: bool = False) -> str:
-    """Promote and re-create the view if the latest validation passed; a sentence saying what it did."""
+def served_views(entry: RegistryEntry, today: date) -> list[tuple[str, list[str], dict[str, Any], str]]:
+    """(view, columns, contract, comment) of every view one publish serves: the current major first."""
+    major = entry.version.split(".")[0]
+    current = split_fqn(entry.view_name)[2]
+    out = [(current, entry.columns, json.loads(entry.contract),
+            f"{entry.key} v{major}: published by PUBLISH after a passing validation")]
+    for s in entry.served_on(today):
+        out.append((s.view, s.columns, json.loads(s.contract),
+                    f"{entry.key} v{s.major} (deprecated until {s.until}): served from the v{major} table"))
+    return out
+
+
+def grant_statements(entry: RegistryEntry, today: date) -> list[str]:
+    """SELECT on every served view to each consumer's database role (GRANT is idempotent)."""
+    return [f"GRANT SELECT ON VIEW {fqn(entry.database, PRODUCTS, view)} "
+            f"TO DATABASE ROLE {fqn(entry.database, consumer_role(c))}"
+            for view, _, _, _ in served_views(entry, today) for c in entry.consumers]
+
+
+def view_tags(entry: RegistryEntry, today: date | None = None) -> list[str]:
+    """The column tags of every view the entry serves."""
+    return [sql for view, _, doc, _ in served_views(entry, today or date.today())
+            for _, sql in tag_statements((entry.database, PRODUCTS, view), entry.domain, doc)]
+
+
+def event_sql(entry: RegistryEntry, run_id: str) -> str:
+    """The publication consumers' streams see (PUBLICATIONS_LOG, append-only)."""
+    cols = ", ".join(ident(c) for c, _ in PUBLICATIONS_COLUMNS)
+    values = ", ".join(literal(v) for v in (entry.product, entry.version, entry.view_name, run_id))
+    return f"INSERT INTO {fqn(entry.database, PRODUCTS, PUBLICATIONS_LOG)} ({cols}) VALUES ({values}, SYSDATE())"
+
+
+def publish_statements(entry: RegistryEntry, *, local: bool = False, today: date | None = None,
+                       run_id: str = "") -> list[str]:
+    """Everything one publish sends, in order: promote, each served view and its tags, the consumers'
+    grants, the publication. ``local``: the local account's variant of the promote and the views."""
+    today = today or date.today()
+    out = promote_statements(entry, local=local)
+    for view, columns, doc, comment in served_views(entry, today):
+        out.append(view_sql(entry, view, columns, comment, local=local))
+        out += [sql for _, sql in tag_statements((entry.database, PRODUCTS, view), entry.domain, doc)]
+    out += grant_statements(entry, today)
+    out.append(event_sql(entry, run_id))
+    return out
+
+
+def runs_locally(sql: str) -> bool:
+    """What the local account can execute of a publish; the rest (tags, grants) is recorded by the walker,
+    because fakesnow enforces neither (shared/EMULATION.md)."""
+    return not (sql.startswith("GRANT ") or (sql.startswith("ALTER VIEW ") and " SET TAG " in sql))
+
+
+@dataclass(frozen=True)
+class Published:
+    sentence: str
+    sent: tuple[str, ...]  # executed, in order
+    deferred: tuple[str, ...] = ()  # local account only: rendered, not executable there
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def publish_product(session: Any, product_key: str, *, local: bool = False, today: date | None = None) -> Published:
+    """Publish if the latest validation passed. The same statements on both targets but for the
+    local variant of the promote and the views; locally, tags and grants come back as ``deferred``."""
     entry = registry_entry(session, product_key)
     run_id = check_latest_validation(session, entry)
+    statements = publish_statements(entry, local=local, today=today, run_id=run_id)
+    sent, deferred = [], []
     in_tx = False
     try:
-        for stmt in publish_statements(entry, local=local):
+        for stmt in statements:
+            if local and not runs_locally(stmt):
+                deferred.append(stmt)
+                continue
             session.sql(stmt).collect()
+            sent.append(stmt)
             in_tx = (in_tx or stmt == "BEGIN") and stmt != "COMMIT"
     except Exception:
         if in_tx:
             session.sql("ROLLBACK").collect()
         raise
-    return f"{entry.key}: published {entry.view_name} (validation run {run_id})"
+    views = len(served_views(entry, today or date.today()))
+    sentence = (f"{entry.key}: published {entry.view_name}" + (f" and {views - 1} older version(s)" if views > 1 else "")
+                + f" (validation run {run_id})")
+    return Published(sentence, tuple(sent), tuple(deferred))
 
 
 def publish(session: Any, product: str) -> str:
-    """Stored-procedure handler of PUBLISH_PRODUCT(PRODUCT): always the real account's statements."""
-    return publish_product(session, product, local=False)
+    """Stored-procedure handler of <DB>.PRODUCTS.PUBLISH(PRODUCT): always the real account's statements."""
+    return publish_product(session, product, local=False).sentence

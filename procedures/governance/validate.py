@@ -202,12 +202,17 @@ def _result_values(r: CheckResult) -> list[str]:
     return [_sql_value(x) for x in (r.check, r.column, r.observed, r.expected, r.passed, r.severity)]
 
 
+def audit_ddl(audit_table: str = AUDIT_TABLE) -> str:
+    """The audit table (the deploy creates it first, so its read grant can name it)."""
+    cols = ", ".join(f"{fqn(c)} {t}" for c, t in AUDIT_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {fqn(*_three_parts(audit_table))} ({cols})"
+
+
 def write_audit(session: Any, report: ValidationReport, audit_table: str = AUDIT_TABLE) -> None:
     """Append the report's results to the audit table (created if missing). Never updates a row."""
     db, schema, name = _three_parts(audit_table)
-    cols = ",\n  ".join(f"{fqn(c)} {t}" for c, t in AUDIT_COLUMNS)
     session.sql(f"CREATE SCHEMA IF NOT EXISTS {fqn(db, schema)}").collect()
-    session.sql(f"CREATE TABLE IF NOT EXISTS {fqn(db, schema, name)} (\n  {cols}\n)").collect()
+    session.sql(audit_ddl(audit_table)).collect()
     if not report.results:
         return
     head = [literal(report.run_id), literal(report.product), literal(report.contract_version)]

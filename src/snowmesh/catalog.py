@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import astuple, dataclass
+from datetime import date
 
 from governance.product_health import REGISTRY_COLUMNS, REGISTRY_TABLE, registry_ddl
+from governance.publish import PUBLISH_COLUMNS, RegistryEntry, Served, served_from_json
 from governance.sql import fqn, literal, split_fqn
 from snowmesh.manifest.model import PRODUCTS, Mesh
 from snowmesh.target import Target
@@ -51,16 +53,39 @@ def registry_rows(mesh: Mesh) -> list[RegistryRow]:
     return rows
 
 
+def served_versions(mesh: Mesh, p, today: date | None = None) -> str:  # p: Product
+    """SERVED_VERSIONS of ``p``'s registry row: its older majors still inside their deprecation
+    window, as JSON; PUBLISH serves each while its date has not passed (governance.publish)."""
+    from snowmesh import versions
+
+    served = []
+    for v in versions.previous(mesh, p, today or date.today()):
+        versions.check_servable(mesh, v)  # the old columns must still be in the current table
+        served.append(Served(v.major, v.view, v.deprecation_date.isoformat(),
+                             (mesh.root / v.contract).read_text()).to_json())
+    return json.dumps(served)
+
+
+def registry_entry_of(mesh: Mesh, p, today: date | None = None) -> RegistryEntry:  # p: Product
+    """What PUBLISH reads of ``p``'s registry row, built from the manifests the row is written from
+    (the plan renders a publish's grants with it; tests compare both publishes with it)."""
+    row = next(r for r in registry_rows(mesh) if (r.domain, r.product) == (p.domain, p.name))
+    consumers = tuple(c for c in row.consumers.split(",") if c)
+    return RegistryEntry(row.domain, row.product, row.version, row.view_name, row.contract, consumers,
+                         served_from_json(served_versions(mesh, p, today)))
+
+
 def _statements(table: str) -> tuple[list[str], str, str]:
     """(DDL, DELETE, INSERT with placeholders) of a refresh: executed, or printed by --dry-run."""
     db, schema, _ = split_fqn(table)
     name = fqn(*split_fqn(table))
     # Every column, health ones as NULL until refresh_health: fakesnow's executemany drops an
     # INSERT's column list, so the values must cover the whole table.
-    all_cols = [*REGISTRY_COLUMNS, *HEALTH_COLUMNS]
+    all_cols = [*REGISTRY_COLUMNS, *HEALTH_COLUMNS, *PUBLISH_COLUMNS]
     cols = ", ".join(fqn(c) for c, _ in all_cols)
     marks = ", ".join(["%s"] * len(all_cols))
     adds, _ = health_statements(table)
+    adds += [f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {fqn(c)} {t}" for c, t in PUBLISH_COLUMNS]
     ddl = [f"CREATE SCHEMA IF NOT EXISTS {fqn(db, schema)}", registry_ddl(table), *adds]
     return ddl, f"DELETE FROM {name}", f"INSERT INTO {name} ({cols}) VALUES ({marks})"
 
@@ -74,13 +99,13 @@ def describe_refresh(mesh: Mesh, table: str = REGISTRY_TABLE) -> list[tuple[str,
 
 def refresh_registry(target: Target, mesh: Mesh, table: str = REGISTRY_TABLE) -> int:
     """Create the registry if needed and replace its rows with the manifests'. Returns the row count."""
-    rows = [astuple(r) for r in registry_rows(mesh)]
+    rows = [(*astuple(r), *([None] * len(HEALTH_COLUMNS)), served_versions(mesh, p))
+            for r, p in zip(registry_rows(mesh), mesh.products)]
     if target.is_local:
         # The local account reads any "$name" in a statement, string literals included, as a
         # session variable, and the connector inlines bound values. "$schema" is written as the
-        # JSON escape \u0024schema there: the same JSON document, and no variable lookup.
-        rows = [(*r[:-1], r[-1].replace("$", "\\u0024")) for r in rows]
-    rows = [(*r, *([None] * len(HEALTH_COLUMNS))) for r in rows]
+        # JSON escape \u0024schema there: the same JSON documents, and no variable lookup.
+        rows = [tuple(v.replace("$", "\\u0024") if isinstance(v, str) else v for v in r) for r in rows]
     ddl, delete, insert = _statements(table)
     for stmt in ddl:
         target.sql(stmt)

@@ -7,6 +7,7 @@ where the graph comes from and what it is compared with.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from snowmesh.access.grants import plan_graph
@@ -15,7 +16,7 @@ from snowmesh.access.policies import check_policies
 from snowmesh.access.procs import read_declarations
 from snowmesh.access.readers import check_readers
 from snowmesh.access.report import AuditReport, CheckResult
-from snowmesh.access.senders import check_runs_as, check_senders
+from snowmesh.access.senders import check_runs_as, check_senders, schema_owners
 from snowmesh.access.showgrants import Query, account_drift, collect
 from snowmesh.access.terraform import consumer_grants_graph, governance_graph
 from snowmesh.access.verify import (
@@ -26,9 +27,9 @@ from snowmesh.access.verify import (
     object_inventory,
     prove,
 )
-from snowmesh.deploy.plan import build_plan, to_send, view_owner
+from snowmesh.deploy.plan import build_plan, publish_sent, to_send, view_owner
 from snowmesh.deploy.project_file import procedure_specs
-from snowmesh.deploy.statements import Statement
+from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest.model import Mesh
 
 
@@ -46,6 +47,7 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
     """
     procedures = read_declarations(mesh)
     stmts = _statements(mesh, statements)
+    published = publish_sent(mesh, date.today())
     plan = plan_graph(stmts)
     tf_dir = terraform_dir or mesh.root / "terraform"
     if tf_dir.is_dir():
@@ -57,8 +59,11 @@ def audit_plan(mesh: Mesh, *, statements: Sequence[Statement] | None = None,
         graph = plan
         drift = CheckResult("terraform-drift", skipped=f"no Terraform directory at {tf_dir}")
     ctx = Context(mesh, graph, procedures, object_inventory(mesh, stmts, procedures), procedure_specs(mesh))
-    senders = check_senders(graph, to_send(stmts, local=False),
-                            view_owners={d.database: view_owner(d) for d in mesh.domains})
+    # The deploy's statements, then what each domain's PUBLISH sends as its owner (its code, rendered
+    # on the registry rows): both must be executable by their senders on the grants above.
+    sent = [*to_send([s for s in stmts if s.kind != Kind.INSERT and s not in published], local=False), *published]
+    senders = check_senders(graph, sent, view_owners={d.database: view_owner(d) for d in mesh.domains},
+                            owned_schemas=schema_owners(stmts))
     check_runs_as(mesh, procedures, stmts, senders)
     return AuditReport("plan + terraform" if tf_dir.is_dir() else "plan",
                        [*prove(ctx), check_policies(mesh), senders, check_readers(mesh, graph), check_lineage(mesh), drift])

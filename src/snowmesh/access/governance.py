@@ -5,16 +5,20 @@
 reads its sources from ``GOVERNANCE_DB.CATALOG.SOURCES`` and writes the domain's RAW tables.
 
 ``GOVERNANCE_DB`` holds the registries (CATALOG) and the audit trail (AUDIT). The audit is
-written only by owner's-rights procedures (VALIDATE_PRODUCT, PUBLISH_PRODUCT, RECORD_DAG_RUN)
-and the deploy, as the governance role that owns them (``plan.GOVERNANCE_ROLE``, Terraform's:
-it holds the CREATE privileges on both schemas) -- so no other role may write anything in
-the database, nor read the audit, and in CATALOG only the source registry is readable, by the
-engineers INGEST runs as. Procedure USAGE is proof 5's.
+written only by the governance role's owner's-rights procedures (VALIDATE_PRODUCT, RECORD_DAG_RUN)
+and the deploy, as the role that owns them (``plan.GOVERNANCE_ROLE``, Terraform's: it holds the
+CREATE privileges on both schemas) -- so no other role may write anything in the database. The
+engineers, the role each domain's INGEST and PUBLISH run as, read exactly what those read: the
+source registry (INGEST), the product registry and the validation audit (PUBLISH's fail-closed
+check), and hold APPLY on the three column tags PUBLISH sets on its views. Analysts read nothing
+there. Procedure USAGE is proof 5's.
 """
 
 from __future__ import annotations
 
 from governance.ingest import LEDGER, SOURCES_TABLE, STAGE
+from governance.product_health import AUDIT_TABLE, REGISTRY_TABLE
+from governance.publish import CLASSIFICATION_TAG, DOMAIN_TAG, UNMASK_TAG
 from governance.sql import split_fqn
 from snowmesh.access.graph import Reach, Role, is_write
 from snowmesh.access.report import CheckResult
@@ -26,6 +30,11 @@ from snowmesh.manifest.model import RAW, Domain
 
 AUDIT, CATALOG = "AUDIT", "CATALOG"
 SOURCES: Name = split_fqn(SOURCES_TABLE)
+REGISTRY: Name = split_fqn(REGISTRY_TABLE)
+AUDIT_RESULTS: Name = split_fqn(AUDIT_TABLE)
+# What a domain pipeline (INGEST, PUBLISH) reads of GOVERNANCE_DB, and the tags PUBLISH sets.
+PIPELINE_READS: frozenset[Name] = frozenset({SOURCES, REGISTRY, AUDIT_RESULTS})
+PIPELINE_TAGS: frozenset[Name] = frozenset({CLASSIFICATION_TAG, DOMAIN_TAG, UNMASK_TAG})
 INGEST = next(p for p in DOMAIN_PROCEDURES if p.name == "INGEST")
 
 
@@ -80,17 +89,19 @@ def _allowed(ctx: Context, role: Role, reach: Reach) -> str:
     g, on = reach.grant, reach.grant.on
     if is_write(g.privilege):
         return "only the owner's-rights procedures and the deploy write the governance database"
-    if (on.schema and on.name[1] == AUDIT) or (on.type == "SCHEMA" and on.name == (GOVERNANCE_DB, AUDIT)):
-        return "no role reads the audit: it is written and read by owner's-rights procedures"
+    engineers = {Role(d.engineer_role) for d in ctx.mesh.domains}
     if g.privilege == "USAGE" and on.type == "DATABASE" and on.name == (GOVERNANCE_DB,):
         return ""
-    if g.privilege == "USAGE" and on.type == "SCHEMA" and on.name == (GOVERNANCE_DB, CATALOG):
-        return ""
-    if g.privilege == "SELECT" and on.type == "TABLE" and not on.scope and on.name == SOURCES:
-        if role in {Role(d.engineer_role) for d in ctx.mesh.domains}:
+    if g.privilege == "USAGE" and on.type == "SCHEMA" and on.name in ((GOVERNANCE_DB, CATALOG), (GOVERNANCE_DB, AUDIT)):
+        return "" if on.name[1] == CATALOG or role in engineers else "only the engineers, whose PUBLISH reads it, read the audit"
+    if g.privilege == "SELECT" and on.type == "TABLE" and not on.scope and on.name in PIPELINE_READS:
+        if role in engineers:
             return ""
-        return "only the engineers, whose INGEST reads it, read the source registry"
-    return f"in {GOVERNANCE_DB} a domain role reads only {'.'.join(SOURCES)}"
+        return f"only the engineers, whose INGEST and PUBLISH read it, read {'.'.join(on.name)}"
+    if g.privilege == "APPLY" and on.type == "TAG" and on.name in PIPELINE_TAGS and role in engineers:
+        return ""
+    return (f"in {GOVERNANCE_DB} a domain role reads only {', '.join(sorted('.'.join(n) for n in PIPELINE_READS))} "
+            "and applies only the column tags")
 
 
 def check_governance(ctx: Context) -> CheckResult:

@@ -37,7 +37,7 @@ _TOKEN = re.compile(r'\s*(?:"(?P<q>[^"]*)"|(?P<w>[A-Z][A-Z_]*)|(?P<n>[0-9]+)|(?P
 _PLAIN = re.compile(r"[A-Z_][A-Z0-9_$]{0,254}")
 _GRANTISH = re.compile(r"\s*(GRANT|REVOKE)\b", re.IGNORECASE)
 _NAME_PARTS = {"DATABASE": 1, "WAREHOUSE": 1, "INTEGRATION": 1, "SCHEMA": 2, "TABLE": 3, "VIEW": 3, "STAGE": 3,
-               "PROCEDURE": 3}
+               "PROCEDURE": 3, "TAG": 3}
 
 
 class GrantSyntaxError(InputError):
@@ -224,6 +224,11 @@ def parse_grant(sql: str) -> list[PrivilegeGrant | RoleGrant]:
         name = tok.name(_NAME_PARTS[type_])
         args = tok.signature() if type_ == "PROCEDURE" else None
         to = _grantee(tok)
+        if privs == ["OWNERSHIP"] and type_ == "SCHEMA":  # a domain's PRODUCTS schema, handed to its engineer
+            tok.words("COPY", "CURRENT", "GRANTS")
+            tok.end()
+            _roundtrip(tok, lambda: r.schema_ownership(name[0], name[1], to.name))
+            return [PrivilegeGrant("OWNERSHIP", Securable("SCHEMA", name), to)]
         tok.end()
         _roundtrip(tok, lambda: r.grant_on(privs, type_, name, to.name, database_role_of=to.database or None,
                                            arg_types=args))

@@ -31,10 +31,10 @@ def _name(quoted: str) -> str:
 
 def served_statements(mesh: Mesh, today: date | None = None) -> list[Statement]:
     """The plan plus what publishing every product runs: where tags and policies are rendered."""
-    from snowmesh.deploy.plan import build_plan, publish_statements
+    from snowmesh.deploy.plan import build_plan, publish_sent
 
     plan = build_plan(mesh, local=False, today=today)
-    return [*plan.all, *(s for p in mesh.products for s in publish_statements(mesh, p, today=today))]
+    return [*plan.statements, *publish_sent(mesh, today or date.today())]
 
 
 def check_policies(mesh: Mesh, statements: Iterable[Statement] | None = None, today: date | None = None) -> CheckResult:

@@ -60,6 +60,8 @@ class Need:
     form: str  # a regex on the statement's SQL; groups 1-3 name the object (database, schema, name)
     privilege: str  # on the object's schema ("CREATE TABLE"), "OWNERSHIP" of the object, or an account privilege
     on: str  # "schema" | "object" | "account" | "parent" (OWNERSHIP of the database or schema it is in)
+    #          | "managed" (MANAGE GRANTS, or OWNERSHIP of the object's managed-access schema)
+    #          | "tag" (OWNERSHIP of the object and APPLY on every tag the statement sets)
     doc: str  # the reference page the row is read from
 
     def match(self, sql: str) -> re.Match[str] | None:
@@ -79,6 +81,17 @@ NEEDS: tuple[Need, ...] = (
     Need(rf"ALTER SCHEMA {_Q}\.{_Q} ENABLE MANAGED ACCESS", "OWNERSHIP", "object", DOCS + "alter-schema"),
     # The deploy's own.
     Need(rf"CREATE (?:TRANSIENT )?TABLE (?:IF NOT EXISTS )?{_N3}", "CREATE TABLE", "schema", DOCS + "create-table"),
+    Need(rf"CREATE SECURE VIEW (?:IF NOT EXISTS )?{_N3}", "CREATE VIEW", "schema", DOCS + "create-view"),
+    Need(rf"CREATE STREAM (?:IF NOT EXISTS )?{_N3} ON VIEW {_N3}", "CREATE STREAM", "schema",
+         DOCS + "create-stream"),
+    # A domain's PUBLISH (its code, governance.publish, as its owner). OR REPLACE of an existing
+    # object also takes its ownership, which the owner holds because it created it.
+    Need(rf"CREATE OR REPLACE TABLE {_N3} CLONE ", "CREATE TABLE", "schema", DOCS + "create-clone"),
+    Need(rf"CREATE OR REPLACE SECURE VIEW {_N3}", "CREATE VIEW", "schema", DOCS + "create-view"),
+    # Setting a tag: APPLY on the tag (or the global APPLY TAG) and OWNERSHIP of the object.
+    Need(rf"ALTER VIEW {_N3} MODIFY COLUMN {_Q} SET TAG ", "APPLY", "tag",
+         "https://docs.snowflake.com/en/user-guide/object-tagging#label-object-tagging-privileges"),
+    Need(rf"INSERT INTO {_N3} ", "OWNERSHIP", "object", DOCS + "insert"),
     Need(rf"CREATE FILE FORMAT (?:IF NOT EXISTS )?{_N3}", "CREATE FILE FORMAT", "schema", DOCS + "create-file-format"),
     Need(rf"CREATE STAGE (?:IF NOT EXISTS )?{_N3}", "CREATE STAGE", "schema", DOCS + "create-stage"),
     Need(rf"CREATE TAG (?:IF NOT EXISTS )?{_N3}", "CREATE TAG", "schema", DOCS + "create-tag"),
@@ -92,6 +105,7 @@ NEEDS: tuple[Need, ...] = (
     # In a managed-access schema only the schema owner or MANAGE GRANTS grants, revokes or hands over
     # ownership (https://docs.snowflake.com/en/user-guide/security-access-control-configure).
     Need(r"GRANT OWNERSHIP ON ", "MANAGE GRANTS", "account", DOCS + "grant-ownership"),
+    Need(rf"GRANT [A-Z ,]+ ON (?:VIEW|TABLE) {_N3} TO ", "MANAGE GRANTS", "managed", DOCS + "grant-privilege"),
     Need(r"GRANT ", "MANAGE GRANTS", "account", DOCS + "grant-privilege"),
     Need(r"REVOKE ", "MANAGE GRANTS", "account", DOCS + "revoke-privilege"),
     Need(rf"DROP VIEW (?:IF EXISTS )?{_N3}", "OWNERSHIP", "object", DOCS + "drop-view"),
@@ -114,13 +128,23 @@ def _holds_on_schema(g: Graph, role: Role, privilege: str, db: str, schema: str)
             and g.find(role, "USAGE", "DATABASE", (db,)) is not None)
 
 
-def check_senders(g: Graph, statements: Sequence[Statement], *, view_owners: dict[str, str] | None = None
-                  ) -> CheckResult:
+_SCHEMA_OWNERSHIP = re.compile(rf"GRANT OWNERSHIP ON SCHEMA {_Q}\.{_Q} TO ROLE {_Q} COPY CURRENT GRANTS\Z")
+_TAGS = re.compile(rf"{_N3} = '")
+
+
+def schema_owners(statements: Sequence[Statement]) -> dict[tuple[str, ...], str]:
+    """(database, schema) -> the role a plan statement (Terraform's included) hands the schema to."""
+    return {(m.group(1), m.group(2)): m.group(3) for s in statements if (m := _SCHEMA_OWNERSHIP.match(s.sql))}
+
+
+def check_senders(g: Graph, statements: Sequence[Statement], *, view_owners: dict[str, str] | None = None,
+                  owned_schemas: dict[tuple[str, ...], str] | None = None) -> CheckResult:
     """7. Every statement can be sent by its sender, in order. ``statements``: what a real account's
-    deploy sends (Terraform's left out). ``view_owners``: database -> the role that owns its
-    published views (they are created by the publish step, not by the plan)."""
+    deploy sends (Terraform's left out), then what the publish procedures send as their owners.
+    ``view_owners``: database -> the role that owns its published views; ``owned_schemas``: the
+    schemas Terraform hands to a domain role (schema_owners of the whole plan)."""
     out = CheckResult("senders")
-    owners: dict[tuple[str, ...], str] = {}
+    owners: dict[tuple[str, ...], str] = dict(owned_schemas or {})
     counts: dict[str, int] = {}
     for i, s in enumerate(statements, 1):
         where = f"statement {i} ({s.sql[:80]}{'...' if len(s.sql) > 80 else ''})"
@@ -136,21 +160,32 @@ def check_senders(g: Graph, statements: Sequence[Statement], *, view_owners: dic
         name = tuple(x for x in m.groups() if x)[:3]
         if need.on == "account":
             ok = need.privilege in ACCOUNT_PRIVILEGES.get(s.sender, frozenset())
+        elif need.on == "managed":
+            ok = "MANAGE GRANTS" in ACCOUNT_PRIVILEGES.get(s.sender, frozenset()) or owners.get(name[:2]) == s.sender
+        elif need.on == "tag":
+            tags = _TAGS.findall(s.sql.split(" SET TAG ", 1)[1])
+            ok = ((owners.get(name) or (view_owners or {}).get(name[0])) == s.sender
+                  and all(g.find(role, "APPLY", "TAG", t) is not None for t in tags))
         elif need.on == "parent":
             ok = owners.get(name[:1]) == s.sender
         elif need.on == "schema":
             # The schema's owner holds every privilege on it (Terraform's role, on the local plan).
             ok = owners.get(name[:2]) == s.sender or _holds_on_schema(g, role, need.privilege, name[0], name[1])
+            # OR REPLACE drops the existing object: its ownership too (https://docs.snowflake.com/en/sql-reference/sql/create).
+            ok = ok and not (s.sql.startswith("CREATE OR REPLACE ") and owners.get(name, s.sender) != s.sender)
         else:
             ok = (owners.get(name) or (view_owners or {}).get(name[0])) == s.sender
         if not ok:
             out.fail(f"{where}: {s.sender} lacks {need.privilege}"
                      + (f" on {'.'.join(name[:2])}" if need.on == "schema" else "")
                      + (f" of {name[0]}" if need.on == "parent" else "")
-                     + (f" of {'.'.join(name)}" if need.on == "object" else "") + f" ({need.doc})")
+                     + (f" of {'.'.join(name)}" if need.on in ("object", "tag") else "")
+                     + (f" or ownership of {'.'.join(name[:2])}" if need.on == "managed" else "") + f" ({need.doc})")
             continue
         counts[s.sender] = counts.get(s.sender, 0) + 1
         if s.sql.startswith("CREATE ") and need.on in ("schema", "parent") or s.sql.startswith("CREATE DATABASE "):
+            if s.sql.startswith("CREATE OR REPLACE "):
+                owners[name] = s.sender  # the replacing role owns the new object
             owners.setdefault(name, s.sender)  # IF NOT EXISTS: the first creator owns it
         if (own := _OWNERSHIP.match(s.sql)) is not None:
             owners[(own.group(1), own.group(2), own.group(3) + own.group(4))] = own.group(5)
@@ -192,4 +227,4 @@ def owners_of_procedures(statements: Sequence[Statement]) -> dict[str, str]:
     return out
 
 
-__all__ = ["ACCOUNT_PRIVILEGES", "NEEDS", "SYSTEM_ROLES", "Need", "check_runs_as", "check_senders", "need_of", "owners_of_procedures"]
+__all__ = ["ACCOUNT_PRIVILEGES", "NEEDS", "SYSTEM_ROLES", "Need", "check_runs_as", "check_senders", "need_of", "owners_of_procedures", "schema_owners"]

@@ -107,6 +107,13 @@ def _edges(type_: str, body: dict[str, Any], s: Scope) -> Iterator[Role | RoleGr
         on = _on(body, s)
         for p in privileges:
             yield PrivilegeGrant(p, on, to, SOURCE)
+    elif type_ == "snowflake_grant_ownership":  # on { object_type, object_name } only
+        b = block(body, "on")
+        if b is None or set(b) != {"object_type", "object_name"}:
+            raise ValueError("only on { object_type object_name } is supported")
+        type_name = s.eval(b["object_type"])
+        yield PrivilegeGrant("OWNERSHIP", Securable(type_name, _name(s.eval(b["object_name"]), 2 if type_name == "SCHEMA"
+                                                                         else 3)), role("account_role_name"), SOURCE)
     elif type_ in ("snowflake_grant_database_role", "snowflake_grant_account_role"):
         granted = role("database_role_name" if "database_role_name" in body else "role_name")
         parent = "parent_database_role_name" if "parent_database_role_name" in body else "parent_role_name"

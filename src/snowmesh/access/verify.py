@@ -270,8 +270,19 @@ def _outsiders(ctx: Context, out: CheckResult) -> None:
         if role in PLATFORM_ROLES or ctx.domain_of(role):
             continue
         for r in ctx.graph.reach(role):
-            if r.grant.on.database in dbs:
+            if r.grant.on.database in dbs and not _validates(role, r):
                 out.fail(f"role {role} belongs to no domain but reaches {r.grant.on.database}", r.render())
+
+
+def _validates(role: Role, r: Reach) -> bool:
+    """The governance role's VALIDATE_PRODUCT reads a domain's STAGING (USAGE, SELECT), nothing else."""
+    from snowmesh.deploy.plan import GOVERNANCE_ROLE, STAGING
+
+    on, priv = r.grant.on, r.grant.privilege
+    if role != Role(GOVERNANCE_ROLE):
+        return False
+    return (priv == "USAGE" and on.type == "DATABASE") or (on.name[1:2] == (STAGING,) and priv in ("USAGE", "SELECT")
+                                                           and on.type in ("SCHEMA", "TABLE"))
 
 
 _CALL_PRIVILEGES = frozenset({"USAGE", "ALL", "ALL PRIVILEGES"})  # OWNERSHIP: the deploying role, not a grant

@@ -29,9 +29,12 @@ from governance.ingest_sql import (
     REJECTED,
     REJECTED_COLUMNS,
 )
+from governance.product_health import AUDIT_TABLE, REGISTRY_TABLE, registry_ddl
+from governance.publish import PUBLICATIONS_COLUMNS, PUBLICATIONS_LOG, PUBLICATIONS_VIEW, consumer_role
 from governance.sql import ident, split_fqn
+from governance.validate import audit_ddl
 from snowmesh.deploy import render as r
-from snowmesh.deploy.statements import Statement
+from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.infra.tfvars import (
     GOVERNANCE_DB,
     GOVERNANCE_SCHEMAS,
@@ -62,10 +65,6 @@ GOVERNANCE_ROLE = "MESH_GOVERNANCE"
 def integration_name(domain: Domain) -> str:
     """The domain's storage integration: one name for both layers (snowmesh.infra.tfvars)."""
     return storage_integration_name(domain)
-
-
-def consumer_role(consumer: str) -> str:
-    return f"CONSUMER_{consumer}"
 
 
 def contract_columns(mesh: Mesh, product: Product) -> list[str]:
@@ -133,6 +132,7 @@ def _databases(plan: Plan, d: Domain) -> None:
 # The product reader: what a domain's analysts read -- the published views, never RAW, STAGING or
 # a table behind a view (masking is on the views' columns: a table read would bypass it).
 PRODUCT_READER = "PRODUCT_READER"
+VALIDATOR = "VALIDATOR"  # the governance role's read of a domain's STAGING (VALIDATE_PRODUCT)
 
 
 def _rbac(plan: Plan, d: Domain) -> None:
@@ -141,7 +141,7 @@ def _rbac(plan: Plan, d: Domain) -> None:
     db = d.database
     tf = {"domain": d.name, "terraform": True}
     for role in ("R", "W", "C", PRODUCT_READER):
-        plan.add(r.database_role(db, role), **tf)
+        plan.add(r.database_role(db, role), **tf)  # VALIDATOR: below, after PRODUCTS' ownership
     plan.add(r.grant_on(["USAGE"], "DATABASE", [db], "R", database_role_of=db), **tf)
     for s in SCHEMAS:
         plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, s], "R", database_role_of=db), **tf)
@@ -154,7 +154,7 @@ def _rbac(plan: Plan, d: Domain) -> None:
         plan.add(
             r.grant_on(
                 ["CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE",
-                 "CREATE TASK"],
+                 "CREATE TASK", "CREATE STREAM"],
                 "SCHEMA", [db, s], "C", database_role_of=db,
             ),
             **tf,
@@ -167,10 +167,26 @@ def _rbac(plan: Plan, d: Domain) -> None:
     plan.add(r.grant_database_role(db, "W", to_role=d.engineer_role), **tf)
     plan.add(r.grant_database_role(db, "C", to_role=d.engineer_role), **tf)
     plan.add(r.grant_database_role(db, PRODUCT_READER, to_role=d.analyst_role), **tf)
+    # The domain owns its PRODUCTS schema: its PUBLISH (owner's rights, the engineer's) grants the
+    # consumers' SELECT there, and in a managed-access schema "only the schema owner (i.e. the role
+    # with the OWNERSHIP privilege on the schema) or a role with the MANAGE GRANTS privilege can grant
+    # privileges on objects in the schema"
+    # (https://docs.snowflake.com/en/user-guide/security-access-control-configure#label-managed-access-schemas).
+    plan.add(r.schema_ownership(db, PRODUCTS, d.engineer_role), **tf)
+    # The governance role's VALIDATE_PRODUCT (owner's rights: it writes the audit no domain may write)
+    # reads the staged tables it validates, and nothing else of the domain: STAGING only.
+    plan.add(r.database_role(db, VALIDATOR), **tf)
+    plan.add(r.grant_on(["USAGE"], "DATABASE", [db], VALIDATOR, database_role_of=db), **tf)
+    plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, STAGING], VALIDATOR, database_role_of=db), **tf)
+    for future in (False, True):
+        plan.add(r.grant_on_all(["SELECT"], "TABLES", db, STAGING, VALIDATOR, future=future), **tf)
+    plan.add(r.grant_database_role(db, VALIDATOR, to_role=GOVERNANCE_ROLE), **tf)
 
 
 def _consumer_grants(plan: Plan, mesh: Mesh, d: Domain) -> None:
-    """Consumers get SELECT on published views only, never RAW, STAGING or a table."""
+    """Consumers get SELECT on published views only, never RAW, STAGING or a table. The roles are
+    Terraform's; the SELECT on each served view is sent by the domain's PUBLISH procedure
+    (governance.publish.grant_statements), recorded in ``plan.publish_grants`` for the proofs."""
     db = d.database
     consumers = sorted({c for p in d.products for c in p.consumers})
     for c in consumers:
@@ -182,11 +198,50 @@ def _consumer_grants(plan: Plan, mesh: Mesh, d: Domain) -> None:
         consumer = mesh.domain(c)
         for fr in (consumer.engineer_role, consumer.analyst_role):
             plan.add(r.grant_database_role(db, role, to_role=fr), **tf)
-        for p in d.products:
-            if c in p.consumers:
-                # Views exist only after the first publish, so these run with publish.
-                g = r.grant_on(["SELECT"], "VIEW", [db, PRODUCTS, p.view], role, database_role_of=db)
-                plan.publish_grants.append(replace(g, domain=d.name, sender=GRANTS_ROLE))
+
+
+def publish_statements(mesh: Mesh, p: Product, *, local: bool = False, today: date | None = None) -> list[Statement]:
+    """What ``p``'s PUBLISH sends (its own code, governance.publish.publish_statements, on the registry
+    row snowmesh.catalog writes), as the procedure's owner: the domain's engineer. ``local``: the
+    walker's variant of the same code. Never deployed: the proofs check it as what PUBLISH does."""
+    from governance.publish import publish_statements as procedure_statements
+    from snowmesh.catalog import registry_entry_of
+
+    today = today or date.today()
+    d = mesh.domain(p.domain)
+    out = []
+    for sql in procedure_statements(registry_entry_of(mesh, p, today), local=local, today=today,
+                                    run_id="<validation run>"):
+        kind, name = _publish_kind(sql)
+        out.append(Statement(kind, name, sql, d.name, sender=d.engineer_role))
+    return out
+
+
+def publish_sent(mesh: Mesh, today: date) -> list[Statement]:
+    """Every product's :func:`publish_statements` (real account)."""
+    return [s for p in mesh.products for s in publish_statements(mesh, p, today=today)]
+
+
+def _publish_kind(sql: str) -> tuple[Kind, str]:
+    words = sql.split(" ")
+    if sql in ("BEGIN", "COMMIT") or sql.startswith("DROP TABLE IF EXISTS "):  # the local promote
+        return Kind.TABLE, words[-1].replace('"', "") if sql.startswith("DROP") else sql
+    if sql.startswith("GRANT "):
+        return Kind.GRANT, sql.split(" ON VIEW ", 1)[1].split(" ", 1)[0].replace('"', "")
+    if sql.startswith("ALTER VIEW "):
+        return Kind.TAG, words[2].replace('"', "")
+    if sql.startswith("INSERT INTO "):
+        return Kind.INSERT, words[2].replace('"', "")
+    if sql.startswith("CREATE OR REPLACE SECURE VIEW "):
+        return Kind.VIEW, words[5].replace('"', "")
+    # The promote: CREATE OR REPLACE TABLE <name> CLONE ... (locally CREATE TABLE <name> CLONE ...).
+    return Kind.TABLE, (words[4] if sql.startswith("CREATE OR REPLACE") else words[2]).replace('"', "")
+
+
+def publish_grants(mesh: Mesh, today: date) -> list[Statement]:
+    """The consumers' SELECT grants of every product's PUBLISH: the managed-access PRODUCTS schema's
+    owner, the domain's engineer, sends them."""
+    return [s for s in publish_sent(mesh, today) if s.kind == Kind.GRANT]
 
 
 def source_tables(d: Domain, s: Source) -> list[Statement]:
@@ -232,6 +287,15 @@ def _objects(plan: Plan, d: Domain, *, local: bool) -> None:
              r.file_format_csv(db, RAW, INGEST_FORMAT, keep_header=True), **own)
     for s in d.sources:
         plan.add(source_tables(d, s), **own)
+    # The publication log PUBLISH appends to, and the view consumers' streams read (docs/security.md,
+    # "Who triggers a consumer"). IF NOT EXISTS, never OR REPLACE: re-creating either would drop its
+    # change history and make every consumer's stream stale
+    # (https://docs.snowflake.com/en/user-guide/streams-intro#stream-staleness).
+    log = [f"{ident(c)} {t}" for c, t in PUBLICATIONS_COLUMNS]
+    plan.add(r.table(db, PRODUCTS, PUBLICATIONS_LOG, log, change_tracking=True,
+                     comment="One row per publish of a product of this domain (PUBLISH appends)"),
+             r.publications_view(db, PRODUCTS, PUBLICATIONS_VIEW, [c for c, _ in PUBLICATIONS_COLUMNS],
+                                 [db, PRODUCTS, PUBLICATIONS_LOG]), **own)
 
 
 def _governance(plan: Plan, mesh: Mesh) -> None:
@@ -257,6 +321,25 @@ def _governance(plan: Plan, mesh: Mesh) -> None:
     plan.add(r.grant_on(["SELECT"], "TABLE", [db, schema, table], role, database_role_of=db), sender=GRANTS_ROLE)
     for d in mesh.domains:
         plan.add(r.grant_database_role(db, role, to_role=d.engineer_role), domain=d.name, terraform=True)
+    # The same role is what every domain's PUBLISH reads (the product registry, the validation audit)
+    # and the tags it sets on its views. Those objects are the deploy's, so it grants them itself after
+    # creating them (Terraform cannot name them before they exist). Setting a tag takes APPLY on the tag
+    # and ownership of the object (https://docs.snowflake.com/en/user-guide/object-tagging#label-object-tagging-privileges).
+    plan.add(r.grant_on(["USAGE"], "SCHEMA", [db, split_fqn(AUDIT_TABLE)[1]], role, database_role_of=db),
+             terraform=True)
+    plan.add(Statement(Kind.TABLE, REGISTRY_TABLE, registry_ddl()), Statement(Kind.TABLE, AUDIT_TABLE, audit_ddl()),
+             sender=GOVERNANCE_ROLE)
+    for name in (REGISTRY_TABLE, AUDIT_TABLE):
+        plan.add(r.grant_on(["SELECT"], "TABLE", split_fqn(name), role, database_role_of=db), sender=GRANTS_ROLE)
+
+
+def _tag_grants(plan: Plan) -> None:
+    """APPLY on each column tag to the pipelines' reader (after policies.account_statements creates them)."""
+    from snowmesh.policies import CLASSIFICATION_TAG, DOMAIN_TAG, UNMASK_TAG
+
+    for tag in (CLASSIFICATION_TAG, DOMAIN_TAG, UNMASK_TAG):
+        plan.add(r.grant_on(["APPLY"], "TAG", tag, SOURCES_READER_ROLE, database_role_of=GOVERNANCE_DB),
+                 sender=GRANTS_ROLE)
 
 
 # What GOVERNANCE_ROLE may create, per GOVERNANCE_DB schema (Terraform grants the same:
@@ -297,6 +380,7 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     _governance(plan, mesh)
     # Tags + masking policies live in GOVERNANCE_DB.CATALOG, owned by the governance role.
     plan.add(policies.account_statements(mesh), sender=GOVERNANCE_ROLE)
+    _tag_grants(plan)
     for d in mesh.domains:
         _databases(plan, d)
         _rbac(plan, d)
@@ -307,8 +391,7 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     from snowmesh import federation_export
 
     federation_export.add_to_plan(plan, mesh, local=local)
-    for d in mesh.domains:
-        _version_grants(plan, mesh, d, today)
+    plan.publish_grants = publish_grants(mesh, today)
     for v in retiring:
         plan.add(_retire(mesh, v), domain=v.product.domain, sender=GRANTS_ROLE)
     # Last: on a real account the procedures must exist first (`snow snowpark deploy`); ownership moves
@@ -371,18 +454,6 @@ def procedure_owners(mesh: Mesh) -> list[Statement]:
     return out
 
 
-def _version_grants(plan: Plan, mesh: Mesh, d: Domain, today: date) -> None:
-    """Consumers keep SELECT on a served old version (<P>_V<N>) until its deprecation date."""
-    from snowmesh import versions
-
-    for p in d.products:
-        for v in versions.previous(mesh, p, today):
-            for c in p.consumers:
-                g = r.grant_on(["SELECT"], "VIEW", [d.database, PRODUCTS, v.view], consumer_role(c),
-                               database_role_of=d.database)
-                plan.publish_grants.append(replace(g, domain=d.name, sender=GRANTS_ROLE))
-
-
 def _retire(mesh: Mesh, v) -> list[Statement]:  # v: versions.Version (lazy import, no cycle)
     """Revoke consumers' SELECT on an expired version, then drop its view."""
     d = mesh.domain(v.product.domain)
@@ -393,38 +464,10 @@ def _retire(mesh: Mesh, v) -> list[Statement]:  # v: versions.Version (lazy impo
 
 
 def view_owner(d: Domain) -> str:
-    """Who owns a published view: the role PUBLISH_PRODUCT runs as (its owner, the governance role;
-    docs/security.md says why this is not yet the domain's engineer)."""
-    return GOVERNANCE_ROLE
+    """Who owns a published view and the table behind it: the role the domain's PUBLISH runs as,
+    its owner, the domain's engineer (procedure_owner)."""
+    return d.engineer_role
 
 
-def publish_statements(mesh: Mesh, p: Product, *, local: bool = False, today: date | None = None) -> list[Statement]:
-    """What publishing ``p`` runs after its current view: served old versions' views and grants,
-    and the classification tags of every served view (CREATE OR REPLACE VIEW drops them)."""
-    from snowmesh import policies, versions
-
-    today = today or date.today()
-    d = mesh.domain(p.domain)
-    out: list[Statement] = []
-    for v in versions.previous(mesh, p, today):
-        cols = versions.check_servable(mesh, v)
-        out.append(r.secure_view(d.database, PRODUCTS, v.view, cols, [d.database, PRODUCTS, p.name],
-                                 comment=f"{p.key} v{v.major} (deprecated until {v.deprecation_date}): see {v.contract}",
-                                 copy_grants=not local))
-        out += [Statement(g.kind, g.object_name, g.sql, d.name) for c in p.consumers
-                for g in [r.grant_on(["SELECT"], "VIEW", [d.database, PRODUCTS, v.view], consumer_role(c),
-                                     database_role_of=d.database)]]
-        out += policies.view_tag_statements(mesh, p.domain, v.view, json.loads((mesh.root / v.contract).read_text()))
-    out += policies.view_tag_statements(mesh, p.domain, p.view, json.loads((mesh.root / p.contract).read_text()))
-    return [Statement(s.kind, s.object_name, s.sql, d.name) for s in out]
-
-
-def publish_view(mesh: Mesh, p: Product, *, local: bool = False) -> Statement:
-    d = mesh.domain(p.domain)
-    return r.secure_view(
-        d.database, PRODUCTS, p.view, contract_columns(mesh, p), [d.database, PRODUCTS, p.name],
-        comment=f"{p.key} v{p.major}: see {p.contract}", copy_grants=not local,
-    )
-
-
-__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "procedure_grants", "publish_statements", "publish_view"]
+__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "procedure_grants", "publish_grants", "publish_sent",
+           "publish_statements"]

@@ -2,7 +2,7 @@
 
 One ``procedure`` entity per Snowpark handler -- each product's BUILD_<P>, each domain's
 RAW.INGEST, the analyst procedures, the governance procedures (the task graphs' VALIDATE_PRODUCT
-overload, PUBLISH_PRODUCT and RECORD_DAG_RUN among them) -- plus the Native App's ``application package`` and
+overload and RECORD_DAG_RUN among them) -- plus the Native App's ``application package`` and
 ``application``. Entities of any other type (a ``streamlit`` page, say) belong to whoever
 wrote them: a re-render keeps them as they are.
 
@@ -90,6 +90,7 @@ class DomainProcedure:
     schema: str
     handler: str
     returns: str
+    arguments: tuple[tuple[str, str], ...] = ()
 
 
 _VALIDATION_TYPES = {"PASSED": "BOOLEAN"}
@@ -104,8 +105,6 @@ EXTRA_PROCEDURES = (
         "VALIDATE_PRODUCT", None, GOVERNANCE_SCHEMA, "governance.validate.validate_registered_product", False,
         arguments=(("PRODUCT", "VARCHAR"),), returns=tuple((c, _VALIDATION_TYPES.get(c, "VARCHAR")) for c in RESULT_COLUMNS),
     ),
-    ExtraProcedure("PUBLISH_PRODUCT", None, GOVERNANCE_SCHEMA, "governance.publish.publish", False,
-                   arguments=(("PRODUCT", "VARCHAR"),), returns="VARCHAR"),
     ExtraProcedure("RECORD_DAG_RUN", None, "AUDIT", "governance.dag_run.record", False,
                    arguments=(("DOMAIN", "VARCHAR"),), returns="VARCHAR"),
     ExtraProcedure(
@@ -129,8 +128,12 @@ def analyst_procedures(mesh: Mesh) -> tuple[ExtraProcedure, ...]:
         for d in mesh.domains for x in d.procedures
     )
 
-# Per domain database, owner's rights on the domain's warehouse: INGEST writes RAW.
-DOMAIN_PROCEDURES = (DomainProcedure("INGEST", RAW, "governance.ingest.ingest", "VARCHAR"),)
+# Per domain database, owner's rights on the domain's warehouse, owned by the domain's engineer:
+# INGEST writes RAW; PUBLISH(product) promotes and serves PRODUCTS (governance.publish).
+DOMAIN_PROCEDURES = (
+    DomainProcedure("INGEST", RAW, "governance.ingest.ingest", "VARCHAR"),
+    DomainProcedure("PUBLISH", PRODUCTS, "governance.publish.publish", "VARCHAR", (("PRODUCT", "VARCHAR"),)),
+)
 
 # Entity keys of the overloads (same name, another signature): snowflake.yml keys must be unique.
 _OVERLOAD_KEYS = {("VALIDATE_PRODUCT", 1): "governance_validate_product_by_name"}
@@ -215,7 +218,7 @@ def procedure_specs(mesh: Mesh) -> list[ProcedureSpec]:
                                        "VARCHAR", d.warehouse.name, False, d.name))
         for dp in DOMAIN_PROCEDURES:
             specs.append(ProcedureSpec(f"{d.name}_{dp.name}".lower(), dp.name, d.database, dp.schema, dp.handler,
-                                       (), dp.returns, d.warehouse.name, False, d.name))
+                                       dp.arguments, dp.returns, d.warehouse.name, False, d.name))
     names = {d.name for d in mesh.domains}
     for x in (*EXTRA_PROCEDURES, *analyst_procedures(mesh)):
         if x.domain is not None and x.domain not in names:

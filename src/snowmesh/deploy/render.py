@@ -73,7 +73,7 @@ def _privs(privileges: Sequence[str]) -> str:
         "USAGE", "OPERATE", "MONITOR", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
         "CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE",
         "CREATE TASK", "CREATE SCHEMA", "READ", "WRITE", "OWNERSHIP", "CREATE TAG", "CREATE MASKING POLICY",
-        "CREATE STREAMLIT",
+        "CREATE STREAMLIT", "CREATE STREAM", "APPLY",
     }  # fmt: skip
     for p in privileges:
         if p not in allowed:
@@ -88,7 +88,8 @@ def grant_on(privileges: Sequence[str], object_type: str, object_name: Sequence[
     A PROCEDURE is named with its argument types, ``db.s.p(VARCHAR, VARCHAR)``: overloads share a
     name, so Snowflake needs the signature to know which one is granted.
     """
-    if object_type not in {"DATABASE", "SCHEMA", "WAREHOUSE", "VIEW", "TABLE", "STAGE", "INTEGRATION", "PROCEDURE"}:
+    if object_type not in {"DATABASE", "SCHEMA", "WAREHOUSE", "VIEW", "TABLE", "STAGE", "INTEGRATION", "PROCEDURE",
+                           "TAG"}:
         raise ValueError(object_type)
     if (object_type == "PROCEDURE") != (arg_types is not None):
         raise ValueError("argument types are given for a PROCEDURE grant, and only for one")
@@ -221,12 +222,15 @@ def check_type(type_: str) -> str:
 
 
 def table(db: str, schema_name: str, name: str, columns: Sequence[str], *, transient: bool = False,
-          replace: bool = False, comment: str = "") -> Statement:
-    """``columns`` are already-rendered column definitions (see column_def)."""
+          replace: bool = False, comment: str = "", change_tracking: bool = False) -> Statement:
+    """``columns`` are already-rendered column definitions (see column_def). ``change_tracking``:
+    streams may read its changes (the table's owner must set it; fakesnow accepts and ignores it)."""
     head = "CREATE OR REPLACE" if replace else "CREATE"
     kind = " TRANSIENT" if transient else ""
     guard = "" if replace else " IF NOT EXISTS"
     sql = f"{head}{kind} TABLE{guard} {fqn(db, schema_name, name)} ({', '.join(columns)})"
+    if change_tracking:
+        sql += " CHANGE_TRACKING = TRUE"
     if comment:
         sql += f" COMMENT = {literal(comment)}"
     return Statement(Kind.TABLE, f"{db}.{schema_name}.{name}", sql)
@@ -253,6 +257,33 @@ def secure_view(db: str, schema_name: str, name: str, columns: Sequence[str], so
         sql += f" COMMENT = {literal(comment)}"
     sql += f" AS SELECT {cols} FROM {fqn(*source)}"
     return Statement(Kind.VIEW, f"{db}.{schema_name}.{name}", sql)
+
+
+def publications_view(db: str, schema_name: str, name: str, columns: Sequence[str], source: Sequence[str]) -> Statement:
+    """The secure view of a domain's publication log that consumers' streams read. A stream on a view
+    needs change tracking on the view and its tables, set by their owner
+    (https://docs.snowflake.com/en/user-guide/streams-manage#enabling-change-tracking-on-views-and-underlying-tables)."""
+    cols = ", ".join(ident(c) for c in columns)
+    sql = (f"CREATE SECURE VIEW IF NOT EXISTS {fqn(db, schema_name, name)} CHANGE_TRACKING = TRUE "
+           f"COMMENT = {literal('Publications of this domain: consumers stream it to run after each publish')} "
+           f"AS SELECT {cols} FROM {fqn(*source)}")
+    return Statement(Kind.VIEW, f"{db}.{schema_name}.{name}", sql)
+
+
+def stream_on_view(db: str, schema_name: str, name: str, source: Sequence[str], comment: str = "") -> Statement:
+    """``CREATE STREAM IF NOT EXISTS s ON VIEW v``: never replaced, which would lose its offset
+    (https://docs.snowflake.com/en/sql-reference/sql/create-stream)."""
+    sql = f"CREATE STREAM IF NOT EXISTS {fqn(db, schema_name, name)} ON VIEW {fqn(*source)}"
+    if comment:
+        sql += f" COMMENT = {literal(comment)}"
+    return Statement(Kind.STREAM, f"{db}.{schema_name}.{name}", sql)
+
+
+def schema_ownership(db: str, schema_name: str, to_role: str) -> Statement:
+    """Hand a schema to an account role, keeping the grants on it (a transfer of an object with
+    outbound grants needs COPY or REVOKE CURRENT GRANTS: https://docs.snowflake.com/en/sql-reference/sql/grant-ownership)."""
+    sql = f"GRANT OWNERSHIP ON SCHEMA {fqn(db, schema_name)} TO ROLE {ident(to_role)} COPY CURRENT GRANTS"
+    return Statement(Kind.GRANT, f"{db}.{schema_name}", sql)
 
 
 # --- governance policies (snowmesh.policies) and version retirement (snowmesh.versions) ---

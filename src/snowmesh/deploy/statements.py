@@ -36,6 +36,8 @@ class Kind(str, Enum):
     MASKING_POLICY = "masking_policy"
     REVOKE = "revoke"
     DROP = "drop"  # retiring an old product version: DROP VIEW IF EXISTS runs everywhere
+    STREAM = "stream"  # a consumer's stream on a producer's PUBLICATIONS view (fakesnow has none)
+    INSERT = "insert"  # a publish's PUBLICATIONS_LOG row (the proofs' model of PUBLISH, never deployed)
 
 
 # What fakesnow can execute (shared/EMULATION.md). Everything else is rendered, checked

@@ -58,7 +58,7 @@ def _definition(d: Domain, spec: TaskSpec) -> str:
     if spec.kind == VALIDATE:
         return f'CALL "GOVERNANCE_DB"."CATALOG"."VALIDATE_PRODUCT"({literal(spec.product)})'
     if spec.kind == PUBLISH:
-        return f'CALL "GOVERNANCE_DB"."CATALOG"."PUBLISH_PRODUCT"({literal(spec.product)})'
+        return f'CALL "{d.database}"."PRODUCTS"."PUBLISH"({literal(spec.product)})'
     return f'CALL "GOVERNANCE_DB"."AUDIT"."RECORD_DAG_RUN"({literal(d.name)})'
 
 

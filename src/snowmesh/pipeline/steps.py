@@ -12,12 +12,10 @@ from pathlib import Path
 
 from governance.sql import fqn
 from snowmesh.console import Reporter
-from snowmesh.deploy.apply import apply
-from snowmesh.deploy.plan import build_plan, publish_statements
+from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.handlers import import_handler
 from snowmesh.ingest import SourceLoad, ingest_domain
 from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh, Product
-from snowmesh.policies import apply_governed
 from snowmesh.target import Target
 
 
@@ -79,11 +77,12 @@ def run_validate(target: Target, mesh: Mesh, p: Product, run_id: str, outcome: P
 
 
 def run_publish(target: Target, mesh: Mesh, p: Product, reporter: Reporter, outcome: ProductOutcome) -> None:
-    """PUBLISH_PRODUCT's code (governance.publish), then the consumers' grants of a first publish.
+    """The domain's PUBLISH procedure's code (governance.publish.publish_product), and nothing else.
 
     Fail closed twice: without a passing validation in this run nothing is attempted, and
     publish_product itself refuses unless the audit's latest validation passed; either way the
-    previously published table and view keep serving consumers.
+    previously published table and views keep serving consumers. On the local account the tags and
+    grants it renders cannot run (fakesnow enforces neither), so they are recorded, like the deploy's.
     """
     from governance.publish import PublishRefused, publish_product
 
@@ -91,15 +90,23 @@ def run_publish(target: Target, mesh: Mesh, p: Product, reporter: Reporter, outc
         outcome.message = "not published: contract validation failed; the previous version keeps serving"
         return
     try:
-        publish_product(target.session, p.key, local=target.is_local)
+        done = publish_product(target.session, p.key, local=target.is_local)
     except PublishRefused as exc:
         outcome.message = str(exc)
         return
-    plan = build_plan(mesh, local=target.is_local)
-    grants = [g for g in plan.publish_grants if g.object_name.endswith(f".{p.view}")]
-    apply(target, grants, reporter, description=f"grant {p.view}")
-    # Older majors still in their deprecation window, and the classification tags on every served view.
-    apply_governed(target, publish_statements(mesh, p, local=target.is_local), reporter,
-                   description=f"publish {p.name}: versions, tags")
+    if done.deferred:
+        record_rendered(target, p, done.deferred)
     outcome.published = True
     outcome.published_rows = count_rows(target, product_table(mesh, p))
+
+
+def record_rendered(target: Target, p: Product, statements: tuple[str, ...]) -> None:
+    """Record a local publish's tags and grants in the local account's catalog (deploy.apply.record)."""
+    from snowmesh.deploy.apply import record
+
+    def row(sql: str) -> Statement:
+        grant = sql.startswith("GRANT ")
+        name = sql.split(" ON VIEW ", 1)[1].split(" ", 1)[0] if grant else sql.split(" ")[2]
+        return Statement(Kind.GRANT if grant else Kind.TAG, name.replace('"', ""), sql, p.domain)
+
+    record(target, [row(sql) for sql in statements])

@@ -14,6 +14,7 @@
 locals {
   create_privileges = [
     "CREATE TABLE", "CREATE VIEW", "CREATE STAGE", "CREATE FILE FORMAT", "CREATE PROCEDURE", "CREATE TASK",
+    "CREATE STREAM",
   ]
   write_privileges = ["INSERT", "UPDATE", "DELETE", "TRUNCATE"]
 
@@ -247,3 +248,71 @@ resource "snowflake_grant_account_role" "to_parent" {
   role_name        = snowflake_account_role.this[each.key].name
   parent_role_name = var.parent_role
 }
+
+# --- The engineer owns PRODUCTS and runs the domain's tasks ---------------------------------
+# The domain's PUBLISH (owner's rights, the engineer's) grants the consumers' SELECT on its views;
+# in a managed-access schema only the schema owner or MANAGE GRANTS may
+# (https://docs.snowflake.com/en/user-guide/security-access-control-configure#label-managed-access-schemas).
+# COPY keeps the schema's grants (USAGE to R, PRODUCT_READER and the consumer roles).
+resource "snowflake_grant_ownership" "products_schema" {
+  account_role_name   = snowflake_account_role.this["engineer"].name
+  outbound_privileges = "COPY"
+  on {
+    object_type = "SCHEMA"
+    object_name = snowflake_schema.this["PRODUCTS"].fully_qualified_name
+  }
+}
+
+# The tasks' owner needs EXECUTE TASK to run them (https://docs.snowflake.com/en/user-guide/tasks-intro#label-tasks-privileges);
+# the engineer creates and owns the domain's task graph (snowmesh.deploy.tasks).
+resource "snowflake_grant_privileges_to_account_role" "engineer_execute_task" {
+  account_role_name = snowflake_account_role.this["engineer"].name
+  privileges        = ["EXECUTE TASK"]
+  on_account        = true
+}
+
+# --- The governance role's read of STAGING -------------------------------------------------
+# VALIDATE_PRODUCT (owner's rights, the governance role's: it writes the audit no domain may write)
+# reads the staged tables it validates: USAGE on the database and STAGING, SELECT on its tables.
+resource "snowflake_database_role" "validator" {
+  database = snowflake_database.this.name
+  name     = "VALIDATOR"
+  comment  = "The governance role's VALIDATE_PRODUCT: reads ${local.db}.STAGING only."
+}
+
+resource "snowflake_grant_privileges_to_database_role" "validator_database" {
+  database_role_name = snowflake_database_role.validator.fully_qualified_name
+  privileges         = ["USAGE"]
+  on_database        = snowflake_database.this.name
+}
+
+resource "snowflake_grant_privileges_to_database_role" "validator_schema" {
+  database_role_name = snowflake_database_role.validator.fully_qualified_name
+  privileges         = ["USAGE"]
+  on_schema {
+    schema_name = snowflake_schema.this["STAGING"].fully_qualified_name
+  }
+}
+
+resource "snowflake_grant_privileges_to_database_role" "validator_all_tables" {
+  database_role_name = snowflake_database_role.validator.fully_qualified_name
+  privileges         = ["SELECT"]
+  on_schema_object {
+    all {
+      object_type_plural = "TABLES"
+      in_schema          = snowflake_schema.this["STAGING"].fully_qualified_name
+    }
+  }
+}
+
+resource "snowflake_grant_privileges_to_database_role" "validator_future_tables" {
+  database_role_name = snowflake_database_role.validator.fully_qualified_name
+  privileges         = ["SELECT"]
+  on_schema_object {
+    future {
+      object_type_plural = "TABLES"
+      in_schema          = snowflake_schema.this["STAGING"].fully_qualified_name
+    }
+  }
+}
+# Granted to the governance role by modules/snowflake_governance (which runs after this module).

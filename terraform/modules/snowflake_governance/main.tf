@@ -1,10 +1,12 @@
 # GOVERNANCE_DB: the product and source registries (CATALOG) and the audit trail (AUDIT).
 # The same grants as the SQL plan (snowmesh.deploy.plan._governance), checked by
 # tests/test_terraform.py (test_governance_grants_equal_the_sql_plan):
-#   one database role, SOURCES_READER: USAGE on the database and CATALOG, SELECT on the source
-#   registry CATALOG.SOURCES; granted to every domain's engineer, the role INGEST() runs as.
-# Nothing in AUDIT is granted to anyone: only owner's-rights procedures (VALIDATE_PRODUCT,
-# PUBLISH_PRODUCT, RECORD_DAG_RUN) and the deploy write it, as the role that owns them.
+#   one database role, SOURCES_READER: what a domain's pipeline procedures read of GOVERNANCE_DB --
+#   USAGE on the database, CATALOG and AUDIT; SELECT on the source registry CATALOG.SOURCES (INGEST),
+#   the product registry CATALOG.DATA_PRODUCTS and the audit AUDIT.VALIDATION_RESULTS (PUBLISH's
+#   fail-closed check); APPLY on the three column tags PUBLISH sets. Granted to every domain's
+#   engineer, the role INGEST() and PUBLISH() run as. Nothing is writable by it: only the governance
+#   role's owner's-rights procedures (VALIDATE_PRODUCT, RECORD_DAG_RUN) and the deploy write here.
 # Tables inside belong to `mesh deploy`.
 #
 # Written without for-expressions so that the access verifier's evaluator (snowmesh.access.hcl)
@@ -36,10 +38,12 @@ resource "snowflake_grant_privileges_to_database_role" "sources_reader_database"
 }
 
 resource "snowflake_grant_privileges_to_database_role" "sources_reader_schema" {
+  for_each = toset(var.schemas)
+
   database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
   privileges         = ["USAGE"]
   on_schema {
-    schema_name = snowflake_schema.this[var.sources_table.schema].fully_qualified_name
+    schema_name = snowflake_schema.this[each.key].fully_qualified_name
   }
 }
 
@@ -53,6 +57,42 @@ resource "snowflake_grant_privileges_to_database_role" "sources_reader_table" {
   on_schema_object {
     object_type = "TABLE"
     object_name = "\"${var.database}\".\"${var.sources_table.schema}\".\"${each.key}\""
+  }
+}
+
+# The product registry and the audit PUBLISH reads, and the tags it sets: `mesh deploy` creates them
+# (governance.product_health.REGISTRY_TABLE, governance.validate.AUDIT_TABLE, snowmesh.policies'
+# tags) and grants these itself; like the source registry, the first apply leaves them out.
+resource "snowflake_grant_privileges_to_database_role" "pipeline_reader_registry" {
+  for_each = var.grant_sources_select ? toset(["DATA_PRODUCTS"]) : toset([])
+
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
+  privileges         = ["SELECT"]
+  on_schema_object {
+    object_type = "TABLE"
+    object_name = "\"${var.database}\".\"CATALOG\".\"${each.key}\""
+  }
+}
+
+resource "snowflake_grant_privileges_to_database_role" "pipeline_reader_audit" {
+  for_each = var.grant_sources_select ? toset(["VALIDATION_RESULTS"]) : toset([])
+
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
+  privileges         = ["SELECT"]
+  on_schema_object {
+    object_type = "TABLE"
+    object_name = "\"${var.database}\".\"AUDIT\".\"${each.key}\""
+  }
+}
+
+resource "snowflake_grant_privileges_to_database_role" "pipeline_tag_apply" {
+  for_each = var.grant_sources_select ? toset(["CLASSIFICATION", "DATA_DOMAIN", "UNMASK_FOR"]) : toset([])
+
+  database_role_name = snowflake_database_role.sources_reader.fully_qualified_name
+  privileges         = ["APPLY"]
+  on_schema_object {
+    object_type = "TAG"
+    object_name = "\"${var.database}\".\"CATALOG\".\"${each.key}\""
   }
 }
 
@@ -103,6 +143,15 @@ resource "snowflake_grant_privileges_to_account_role" "governance_account" {
   account_role_name = snowflake_account_role.governance.name
   privileges        = ["APPLY MASKING POLICY", "APPLY TAG", "MONITOR EXECUTION"]
   on_account        = true
+}
+
+# VALIDATE_PRODUCT reads each domain's STAGING through that database's VALIDATOR role
+# (modules/snowflake_domain creates it: USAGE on the database and STAGING, SELECT on its tables).
+resource "snowflake_grant_database_role" "validator" {
+  for_each = var.domains
+
+  database_role_name = "\"${each.value.database}\".\"VALIDATOR\""
+  parent_role_name   = snowflake_account_role.governance.name
 }
 
 resource "snowflake_grant_account_role" "governance_parent" {

@@ -37,8 +37,9 @@ variable "grant_sources_select" {
 }
 
 variable "domains" {
-  description = "The generated var.domains: every domain's engineer (the role INGEST() runs as) gets the sources reader."
+  description = "The generated var.domains: every domain's engineer (the role INGEST() and PUBLISH() run as) gets the sources reader; the governance role gets each domain database's VALIDATOR."
   type = map(object({
+    database = string
     account_roles = object({
       engineer = string
       analyst  = string
