@@ -15,6 +15,11 @@ Typical use::
   the manifest columns, every value the string written to the file (``""`` = empty field = NULL);
   ``.partitions`` the ``(dt, start, stop)`` row ranges (one file each); ``.corrupt`` the
   ``(row index, reason)`` of the deliberately broken rows. Same arguments -> byte-identical files.
+* Streaming: ``SourceData.lazy(source, columns, rows, build, partitions, corrupt)`` holds only
+  ``build(start, stop) -> pa.Table``; landing builds one partition's table at a time
+  (``SourceData.part``), so the text of a scale is never in memory at once. Declared sources are
+  lazy; a domain generator may return either kind (``corrupt.apply_part`` / ``corrupt.broken``
+  apply a plan to one partition). ``.table`` of a lazy source joins every partition (small scales).
 * ``land(files_by_source, s3_client, bucket, progress=None)`` / ``write_local(files_by_source, out_dir)``
   write ``<prefix>/dt=YYYY-MM-DD/part-00000.csv.gz`` files and return one ``LandedFile`` per file:
   its source, key, data-row count and ``(line number, reason)`` of each corrupt row (header = line 1).
