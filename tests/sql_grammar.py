@@ -112,6 +112,9 @@ GRAMMARS: tuple[Grammar, ...] = (
     _g("alter view column tag", "alter-view",
        rf"ALTER VIEW {N3} (?:ALTER|MODIFY) COLUMN {Q} "
        rf"(?:SET TAG {N3} = {STR}(?:, {N3} = {STR})*|UNSET TAG {N3}(?:, {N3})*)"),
+    # CREATE [ OR REPLACE ] STREAM [ IF NOT EXISTS ] <name> [ COPY GRANTS ] ON VIEW <view_name>
+    #   [ { AT | BEFORE } ( ... ) ] [ APPEND_ONLY = TRUE | FALSE ] [ SHOW_INITIAL_ROWS = TRUE | FALSE ] [ COMMENT = '...' ]
+    _g("create stream on view", "create-stream", rf"CREATE STREAM {INE}{N3} ON VIEW {N3}{COMMENT}"),
     # SHOW TAGS [ LIKE '<pattern>' ] [ IN { ACCOUNT | DATABASE [ <name> ] | SCHEMA [ <name> ] } ]
     _g("show tags", "show-tags", rf"SHOW TAGS(?: LIKE {STR})?(?: IN (?:ACCOUNT|DATABASE {Q}|SCHEMA {N2}))?"),
     # SHOW GRANTS ON <object_type> <name> | TO { ROLE | DATABASE ROLE } <name> | OF { ROLE | DATABASE ROLE } <name>

@@ -453,20 +453,25 @@ def _tfvars(project: Path, change: Callable[[dict], None]) -> None:
 def test_terraform_consumer_grants_are_read_from_the_hcl():
     g = consumer_grants_graph(ROOT / "terraform")
     consumer = Role("CONSUMER_FINANCE", "MARKETING_DB")
-    assert g.roles == {consumer}
-    assert {x.key for x in g.role_grants} == {(consumer, Role("FINANCE_ENGINEER")), (consumer, Role("FINANCE_ANALYST"))}
-    assert {str(x) for x in g.privilege_grants} == {
+    # One consumer role per (producer, consumer) pair the manifests declare, whatever the domains.
+    mesh = load_mesh(ROOT)
+    assert g.roles == {Role(f"CONSUMER_{c}", d.database) for d in mesh.domains for p in d.products for c in p.consumers}
+    assert consumer in g.roles
+    assert {x.key for x in g.role_grants if x.role == consumer} == {
+        (consumer, Role("FINANCE_ENGINEER")), (consumer, Role("FINANCE_ANALYST"))}
+    assert {str(x) for x in g.privilege_grants if x.to == consumer} == {
         "USAGE on MARKETING_DB to MARKETING_DB.CONSUMER_FINANCE",
         "USAGE on MARKETING_DB.PRODUCTS to MARKETING_DB.CONSUMER_FINANCE",
         "SELECT on MARKETING_DB.PRODUCTS.AD_CLICKS_V1 to MARKETING_DB.CONSUMER_FINANCE",
         "SELECT on MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1 to MARKETING_DB.CONSUMER_FINANCE",
+        "SELECT on MARKETING_DB.PRODUCTS.PUBLICATIONS to MARKETING_DB.CONSUMER_FINANCE",  # its stream's source
     }
     assert {x.source for x in g.privilege_grants} == {"terraform"}
 
 
 def test_terraform_missing_a_view_is_drift(project, capsys):
     _tfvars(project, lambda d: d["consumer_grants"]["MARKETING_DB.CONSUMER_FINANCE"].update(
-        views=["CAMPAIGN_PERFORMANCE_V1"]))
+        views=["CAMPAIGN_PERFORMANCE_V1", "PUBLICATIONS"]))
     report = audit_plan(load_mesh(project))
     assert _messages(report, "terraform-drift") == [
         ("GRANT SELECT on MARKETING_DB.PRODUCTS.AD_CLICKS_V1 to MARKETING_DB.CONSUMER_FINANCE: in the rendered SQL, "

@@ -91,9 +91,10 @@ def corrupt_run(account) -> tuple[RunReport, dict[str, tuple], dict[str, tuple]]
 
 
 def test_the_good_run_publishes_every_product(account) -> None:
-    target, _, good = account
+    target, mesh, good = account
     assert good.ok, good.tasks
-    assert {k for k, o in good.products.items() if o.published and o.validation_passed} == {PERF, CLICKS, ROI}
+    assert {k for k, o in good.products.items() if o.published and o.validation_passed} == {p.key for p in mesh.products}
+    assert {PERF, CLICKS, ROI} <= {p.key for p in mesh.products}
     assert all(_snapshot(target, k)[0] > 0 for k in VIEWS)
 
 
@@ -116,8 +117,12 @@ def test_a_failed_error_check_is_not_published(corrupt_run) -> None:
 def test_the_previous_views_keep_serving_unchanged(corrupt_run) -> None:
     report, before, after = corrupt_run
     assert after == before
-    # Finance's product still builds on the previous, valid Marketing views.
-    assert report.products[ROI].published
+    # Marketing published nothing, so Finance's graph is not triggered (as its stream-triggered root
+    # would not be on a real account): every task skipped, saying why.
+    finance = [t for t in report.tasks if t.dag == f"{ROI.split('.')[0]}_PIPELINE"]
+    assert finance and all(t.status == "SKIPPED" and t.message.startswith("not triggered: no product of ")
+                           for t in finance)
+    assert ROI not in report.products
 
 
 def test_failures_are_in_the_audit_table(account, corrupt_run) -> None:

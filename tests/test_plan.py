@@ -86,11 +86,14 @@ def test_warehouses_and_monitors_follow_the_manifests(root, plan) -> None:
 
 
 def test_consumers_get_select_on_published_views_only(plan) -> None:
-    consumer_grants = [s.sql for s in plan.all if '"CONSUMER_FINANCE"' in s.sql and s.sql.startswith("GRANT ")]
+    # Finance's consumer role in Marketing's database (another producer's CONSUMER_FINANCE is its own).
+    consumer_grants = [s.sql for s in plan.all if '"MARKETING_DB"."CONSUMER_FINANCE"' in s.sql and s.sql.startswith("GRANT ")]
     selects = [g for g in consumer_grants if g.startswith("GRANT SELECT")]
     assert sorted(selects) == sorted([
         'GRANT SELECT ON VIEW "MARKETING_DB"."PRODUCTS"."AD_CLICKS_V1" TO DATABASE ROLE "MARKETING_DB"."CONSUMER_FINANCE"',
         'GRANT SELECT ON VIEW "MARKETING_DB"."PRODUCTS"."CAMPAIGN_PERFORMANCE_V1" TO DATABASE ROLE "MARKETING_DB"."CONSUMER_FINANCE"',
+        # Its stream's source: the publication log's view triggers Finance's graph (pipeline/triggers.py).
+        'GRANT SELECT ON VIEW "MARKETING_DB"."PRODUCTS"."PUBLICATIONS" TO DATABASE ROLE "MARKETING_DB"."CONSUMER_FINANCE"',
     ])
     for g in consumer_grants:
         assert '"RAW"' not in g and '"STAGING"' not in g and " TABLE" not in g, g
@@ -104,6 +107,8 @@ def test_undeclared_consumers_get_no_grant() -> None:
         selects = sorted({g.sql for g in [*p.all, *p.publish_grants] if g.sql.startswith("GRANT SELECT ON VIEW")})
         # Expected from the manifests' consumers lists, read independently of the plan.
         assert selects == [('GRANT SELECT ON VIEW "SHOP_DB"."PRODUCTS"."ORDERS_DAILY_V1" '
+                            'TO DATABASE ROLE "SHOP_DB"."CONSUMER_LEDGER"'),
+                           ('GRANT SELECT ON VIEW "SHOP_DB"."PRODUCTS"."PUBLICATIONS" '
                             'TO DATABASE ROLE "SHOP_DB"."CONSUMER_LEDGER"')]
         sql = "\n".join(s.sql for s in [*p.all, *p.publish_grants])
         assert "BASKETS_V1" not in sql and "LEVELS_V1" not in sql
@@ -124,14 +129,14 @@ def test_write_role_may_use_the_landing_stage(root, plan) -> None:
     """INGEST (owner's rights, the engineer's: W) LISTs and COPYs from RAW.LANDING: USAGE to W, nobody else."""
     mesh = load_mesh(root)
     for p in (plan, build_plan(mesh, local=True)):  # locally the same grant, recorded
-        stage = [s for s in p.all if s.kind == Kind.GRANT and " ON STAGE " in s.sql]
+        stage = [s for s in p.all if s.kind == Kind.GRANT and " ON STAGE " in s.sql and '"LANDING"' in s.sql]
         assert [s.sql for s in stage] == [
             f'GRANT USAGE ON STAGE "{d.database}"."RAW"."LANDING" TO DATABASE ROLE "{d.database}"."W"'
             for d in mesh.domains]
         assert all(not s.locally_executable for s in stage)
         # After the stage exists (locally: the internal one).
         for d, g in zip(mesh.domains, stage, strict=True):
-            creates = [i for i, s in enumerate(p.all) if s.sql.startswith(f'CREATE STAGE IF NOT EXISTS "{d.database}"')]
+            creates = [i for i, s in enumerate(p.all) if s.sql.startswith(f'CREATE STAGE IF NOT EXISTS "{d.database}"."RAW"."LANDING"')]
             assert all(i < p.all.index(g) for i in creates)
 
 

@@ -216,7 +216,8 @@ def test_3_proof_7_ties_owners_rights_to_the_owner_the_plan_hands_over(plan) -> 
 
 def test_3_domain_tables_and_formats_are_the_domains_own(plan) -> None:
     for d in MESH.domains:
-        own = [s for s in plan.to_send(local=False) if s.sql.startswith("CREATE") and f'"{d.database}"' in s.sql]
+        own = [s for s in plan.to_send(local=False) if s.sql.startswith("CREATE")
+               and s.object_name.startswith(f"{d.database}.")]
         assert own and {s.sender for s in own} == {d.engineer_role}
 
 

@@ -26,6 +26,7 @@ DOCUMENTED = {
                                   "CASE WHEN CURRENT_ROLE() = 'ADMIN' THEN VAL ELSE NULL END"),
     "alter tag masking policy": 'ALTER TAG "G"."C"."T" SET MASKING POLICY "G"."C"."MASK_VARCHAR"',
     "alter view column tag": "ALTER VIEW \"D\".\"P\".\"V\" MODIFY COLUMN \"C\" SET TAG \"G\".\"C\".\"T\" = 'pii'",
+    "create stream on view": "CREATE STREAM IF NOT EXISTS \"D\".\"S\".\"T\" ON VIEW \"D\".\"P\".\"V\" COMMENT = 'x'",
     "show tags": "SHOW TAGS LIKE 'CLASSIFICATION' IN ACCOUNT",
     "show grants": 'SHOW GRANTS ON SCHEMA "D"."PRODUCTS"',
     "show roles": "SHOW ROLES",

@@ -195,13 +195,14 @@ def test_every_domain_has_its_infrastructure_inputs(mesh, tfvars):
 
 
 def _implied_grants(mesh: Mesh) -> dict[tuple[str, str], set[str]]:
-    """What the manifests imply, computed independently of snowmesh.infra."""
+    """What the manifests imply, computed independently of snowmesh.infra: each consumed view, and the
+    producer's PUBLICATIONS view, whose stream triggers the consumer's graph."""
     implied: dict[tuple[str, str], set[str]] = {}
     for d in mesh.domains:
         for p in d.products:
             major = int(Path(p.contract).stem.removeprefix("v"))
             for c in p.consumers:
-                implied.setdefault((d.name, c), set()).add(f"{p.name}_V{major}")
+                implied.setdefault((d.name, c), {"PUBLICATIONS"}).add(f"{p.name}_V{major}")
     return implied
 
 
@@ -217,7 +218,7 @@ def test_consumer_grants_are_exactly_what_the_manifests_imply(mesh, tfvars):
         assert g["database_role"] == f"CONSUMER_{g['consumer']}"
         assert g["schema"] == "PRODUCTS"
         assert g["views"] == sorted(g["views"])
-        assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*_V\d+", v) for v in g["views"])
+        assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*_V\d+", v) or v == "PUBLICATIONS" for v in g["views"])
 
 
 def _product(domain: str, name: str, consumers: tuple[str, ...], major: int = 1) -> Product:
@@ -265,9 +266,9 @@ def test_consumer_grants_follow_each_declaration():
     )
     grants = consumer_grants(mesh)
     assert {k: v["views"] for k, v in grants.items()} == {
-        "MARKETING_DB.CONSUMER_FINANCE": ["CLICKS_V2", "SPEND_V1"],
-        "MARKETING_DB.CONSUMER_SALES": ["CLICKS_V2"],
-        "FINANCE_DB.CONSUMER_SALES": ["ROI_V1"],
+        "MARKETING_DB.CONSUMER_FINANCE": ["CLICKS_V2", "PUBLICATIONS", "SPEND_V1"],
+        "MARKETING_DB.CONSUMER_SALES": ["CLICKS_V2", "PUBLICATIONS"],
+        "FINANCE_DB.CONSUMER_SALES": ["PUBLICATIONS", "ROI_V1"],
     }
     assert {(g["producer"], g["consumer"]): set(g["views"]) for g in grants.values()} == _implied_grants(mesh)
 
@@ -284,6 +285,7 @@ def test_root_instantiates_each_domain_module_per_domain(root):
         "snowflake_governance",
         "gcp_bigquery_product",  # terraform/federation.tf: one instance per declaring product (for_each)
         "azure_synapse_product",
+        "snowflake_federation_export",  # terraform/federation_snowflake.tf: per (domain, cloud) of an export
     }
     for name in ("aws_domain_landing", "snowflake_domain"):
         assert root.modules[name]["for_each"] == "${var.domains}", name
@@ -554,6 +556,9 @@ def test_domain_grants_equal_the_sql_plan(mesh):
     tf = Graph()
     for inst in instances(call, root):
         tf = tf.merged(module_graph(child, child_scope(child, call, root.bind(inst))))
+    from snowmesh.access.terraform import called_module_graph
+
+    tf = tf.merged(called_module_graph(TF, "snowflake_federation_export"))  # USAGE on the FEDERATION_* stages
 
     plan = build_plan(mesh, local=False)
     # USAGE on procedures (and on GOVERNANCE_DB for their callers) follows `snow snowpark deploy`: not Terraform's.

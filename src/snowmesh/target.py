@@ -146,6 +146,13 @@ class Target:
             except snowflake.connector.errors.ProgrammingError:
                 return []  # statements without a result set
 
+    def use_role(self, role: str) -> None:
+        """``USE ROLE`` on a real account; the local account has no roles to switch to (apply.py)."""
+        if not self.is_local:
+            from governance.sql import ident
+
+            self.sql(f"USE ROLE {ident(role)}")
+
     def gone(self) -> servers.Server | None:
         """A local server whose process has died, if any."""
         if self.servers is None:

@@ -62,6 +62,7 @@ class Need:
     on: str  # "schema" | "object" | "account" | "parent" (OWNERSHIP of the database or schema it is in)
     #          | "managed" (MANAGE GRANTS, or OWNERSHIP of the object's managed-access schema)
     #          | "tag" (OWNERSHIP of the object and APPLY on every tag the statement sets)
+    #          | "stream" (the schema privilege, and SELECT on the view the stream reads)
     doc: str  # the reference page the row is read from
 
     def match(self, sql: str) -> re.Match[str] | None:
@@ -82,7 +83,8 @@ NEEDS: tuple[Need, ...] = (
     # The deploy's own.
     Need(rf"CREATE (?:TRANSIENT )?TABLE (?:IF NOT EXISTS )?{_N3}", "CREATE TABLE", "schema", DOCS + "create-table"),
     Need(rf"CREATE SECURE VIEW (?:IF NOT EXISTS )?{_N3}", "CREATE VIEW", "schema", DOCS + "create-view"),
-    Need(rf"CREATE STREAM (?:IF NOT EXISTS )?{_N3} ON VIEW {_N3}", "CREATE STREAM", "schema",
+    # A stream on a view: CREATE STREAM on the schema and SELECT on the view (create-stream, access control).
+    Need(rf"CREATE STREAM (?:IF NOT EXISTS )?{_N3} ON VIEW {_N3}", "CREATE STREAM", "stream",
          DOCS + "create-stream"),
     # A domain's PUBLISH (its code, governance.publish, as its owner). OR REPLACE of an existing
     # object also takes its ownership, which the owner holds because it created it.
@@ -166,6 +168,10 @@ def check_senders(g: Graph, statements: Sequence[Statement], *, view_owners: dic
             tags = _TAGS.findall(s.sql.split(" SET TAG ", 1)[1])
             ok = ((owners.get(name) or (view_owners or {}).get(name[0])) == s.sender
                   and all(g.find(role, "APPLY", "TAG", t) is not None for t in tags))
+        elif need.on == "stream":
+            source = tuple(x for x in m.groups() if x)[3:6]
+            ok = ((owners.get(name[:2]) == s.sender or _holds_on_schema(g, role, need.privilege, name[0], name[1]))
+                  and g.find(role, "SELECT", "VIEW", source) is not None)
         elif need.on == "parent":
             ok = owners.get(name[:1]) == s.sender
         elif need.on == "schema":
@@ -178,12 +184,13 @@ def check_senders(g: Graph, statements: Sequence[Statement], *, view_owners: dic
         if not ok:
             out.fail(f"{where}: {s.sender} lacks {need.privilege}"
                      + (f" on {'.'.join(name[:2])}" if need.on == "schema" else "")
+                     + (f" on {'.'.join(name[:2])} or SELECT on its view" if need.on == "stream" else "")
                      + (f" of {name[0]}" if need.on == "parent" else "")
                      + (f" of {'.'.join(name)}" if need.on in ("object", "tag") else "")
                      + (f" or ownership of {'.'.join(name[:2])}" if need.on == "managed" else "") + f" ({need.doc})")
             continue
         counts[s.sender] = counts.get(s.sender, 0) + 1
-        if s.sql.startswith("CREATE ") and need.on in ("schema", "parent") or s.sql.startswith("CREATE DATABASE "):
+        if s.sql.startswith("CREATE ") and need.on in ("schema", "parent", "stream") or s.sql.startswith("CREATE DATABASE "):
             if s.sql.startswith("CREATE OR REPLACE "):
                 owners[name] = s.sender  # the replacing role owns the new object
             owners.setdefault(name, s.sender)  # IF NOT EXISTS: the first creator owns it

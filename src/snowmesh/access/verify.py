@@ -152,7 +152,11 @@ def _published(producer: Domain, g: PrivilegeGrant, procedures: set[Name]) -> bo
         return True
     if g.privilege == "USAGE" and on.type == "SCHEMA" and on.name == (db, PRODUCTS):
         return True
-    views = {p.view for p in producer.products}
+    # The product views, and PUBLICATIONS: what a consumer's stream reads to run after each publish
+    # (snowmesh.pipeline.triggers) -- product names, versions and times, no product data.
+    from governance.publish import PUBLICATIONS_VIEW
+
+    views = {p.view for p in producer.products} | {PUBLICATIONS_VIEW}
     return (g.privilege == "SELECT" and on.type == "VIEW" and not on.scope and on.name[:2] == (db, PRODUCTS)
             and on.name[2] in views)
 

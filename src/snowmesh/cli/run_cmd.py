@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
                         f"snow snowpark deploy --replace -c {connection} (docs/shipping.md)",
                     )
                 result = do_deploy(target, mesh, reporter)
-                changes = deploy_dags(root, mesh)
+                changes = deploy_dags(root, mesh, use_role=getattr(target, "use_role", None))
         from snowmesh.cli.ship_cmd import describe_changes, task_changes_dict
 
         done = {"dry_run": False, "target": target.name, "local": connection is None, "executed": result.executed,

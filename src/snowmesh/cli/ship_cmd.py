@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
                               reads=f"read from {target.name}; nothing below is called")
                 return
             n = refresh_registry(target, mesh)
-            done = deploy_dags(root, mesh)
+            done = deploy_dags(root, mesh, use_role=getattr(target, "use_role", None))
 
         def show(_: Any) -> None:
             console.print(f"registry: {n} product(s)")

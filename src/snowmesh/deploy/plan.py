@@ -244,6 +244,28 @@ def publish_grants(mesh: Mesh, today: date) -> list[Statement]:
     return [s for s in publish_sent(mesh, today) if s.kind == Kind.GRANT]
 
 
+def _triggers(plan: Plan, mesh: Mesh, d: Domain) -> None:
+    """What lets ``d``'s graph run after its producers publish (snowmesh.pipeline.triggers): SELECT on
+    each producer's PUBLICATIONS view for ``d``'s consumer role, ``d``'s stream on it, and the table
+    its triggered root consumes the streams into."""
+    from snowmesh.pipeline import triggers
+
+    ups = triggers.producers(mesh, d)
+    if not ups:
+        return
+    for p in ups:
+        g = r.grant_on(["SELECT"], "VIEW", list(triggers.publications_view(p)), consumer_role(d.name),
+                       database_role_of=p.database)
+        plan.add(g, domain=p.name, sender=GRANTS_ROLE)
+    own = {"domain": d.name, "sender": d.engineer_role}
+    plan.add(r.table(d.database, STAGING, triggers.SEEN_TABLE, [f"{ident(c)} {t}" for c, t in triggers.SEEN_COLUMNS],
+                     comment="Publications of the producers that this domain graph ran after (its triggered root appends)"),
+             **own)
+    for p in ups:
+        plan.add(r.stream_on_view(*triggers.stream(d, p), triggers.publications_view(p),
+                                  comment=f"Publications of {p.name}: triggers the {d.name} pipeline"), **own)
+
+
 def source_tables(d: Domain, s: Source) -> list[Statement]:
     db = d.database
     landing = [r.column_def(c, typed=False) for c in s.columns]
@@ -391,6 +413,8 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     from snowmesh import federation_export
 
     federation_export.add_to_plan(plan, mesh, local=local)
+    for d in mesh.domains:
+        _triggers(plan, mesh, d)
     plan.publish_grants = publish_grants(mesh, today)
     for v in retiring:
         plan.add(_retire(mesh, v), domain=v.product.domain, sender=GRANTS_ROLE)

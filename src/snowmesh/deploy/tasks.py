@@ -29,7 +29,7 @@ import json
 import re
 import warnings
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -66,6 +66,9 @@ class DagDeploy:
     database: str
     schema: str
     tasks: tuple[TaskLine, ...]
+    owner: str = ""  # the role that creates and owns the graph's tasks: the domain's engineer
+    condition: str | None = None  # a triggered root's WHEN (snowmesh.pipeline.triggers); None: its cron
+    root_definition: str = ROOT_DEFINITION
 
 
 def schedule_text(schedule: Cron | timedelta | None) -> str:
@@ -165,9 +168,10 @@ def creation_order(dag: DAG) -> list[DAGTask]:
     return list(reversed(ordered))
 
 
-def _task_lines(dag: DAG, order: list[DAGTask]) -> list[TaskLine]:
-    sched = schedule_text(dag.schedule)
-    lines = [TaskLine(dag.name, dag.name, sched, dag.warehouse or "", (), ROOT_DEFINITION, "root")]
+def _task_lines(dag: DAG, order: list[DAGTask], condition: str | None = None,
+                root_definition: str = ROOT_DEFINITION) -> list[TaskLine]:
+    sched = f"WHEN {condition}" if condition else schedule_text(dag.schedule)
+    lines = [TaskLine(dag.name, dag.name, sched, dag.warehouse or "", (), root_definition, "root")]
     finalizer = dag.get_finalizer_task()
     for t in order:
         is_final = finalizer is not None and t.name == finalizer.name
@@ -179,10 +183,15 @@ def _task_lines(dag: DAG, order: list[DAGTask]) -> list[TaskLine]:
 
 def deploy_steps(mesh: Mesh) -> list[DagDeploy]:
     """Every graph's tasks, producers' first, as data. Pure: no connection."""
+    from snowmesh.pipeline import triggers
+
     out = []
     for domain, dag, _ in mesh_dags(mesh):
-        lines = _task_lines(dag, creation_order(dag))
-        out.append(DagDeploy(domain.name, dag, domain.database, TASK_SCHEMA, tuple(lines)))
+        when = triggers.condition(mesh, domain)
+        body = triggers.root_definition(mesh, domain) if when else ROOT_DEFINITION
+        lines = _task_lines(dag, creation_order(dag), when, body)
+        out.append(DagDeploy(domain.name, dag, domain.database, TASK_SCHEMA, tuple(lines), domain.engineer_role,
+                             when, body))
     return out
 
 
@@ -218,10 +227,14 @@ def root_for(connection: Any) -> Root:
 # --- compare -------------------------------------------------------------------------------
 
 
-def desired_tasks(dag: DAG) -> list[Task]:
+def desired_tasks(dag: DAG, condition: str | None = None, root_definition: str = ROOT_DEFINITION) -> list[Task]:
     """The tasks ``DAGOperation.deploy`` would create, in its order: the root, then every child after
-    its predecessors. dagv1's own conversion (1.10), so the comparison sees exactly what it sends."""
-    return [dag._to_low_level_task(), *(t._to_low_level_task() for t in creation_order(dag))]
+    its predecessors. dagv1's own conversion (1.10), so the comparison sees exactly what it sends;
+    a triggered root (``condition``) has no schedule, that WHEN, and a body that consumes its streams."""
+    root = dag._to_low_level_task()
+    if condition:
+        root.condition, root.definition = condition, root_definition
+    return [root, *(t._to_low_level_task() for t in creation_order(dag))]
 
 
 _PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -287,7 +300,8 @@ def plan_dag(step: DagDeploy, existing: Mapping[str, Task]) -> DagChanges:
     """What to call so the schema holds ``step``'s graph, given the graph's tasks it holds now. Pure."""
     dag = step.dag
     root = dag.name
-    want = desired_tasks(dag)
+    runs_by_itself = dag.schedule is not None or step.condition is not None  # a cron, or a stream trigger
+    want = desired_tasks(dag, step.condition, step.root_definition)
     wanted = {t.name for t in want}
     have_root = existing.get(root)
     body: list[TaskOp] = []
@@ -315,12 +329,12 @@ def plan_dag(step: DagDeploy, existing: Mapping[str, Task]) -> DagChanges:
                 body.append(TaskOp("resume", t.name))
         elif child and not _started(have):
             body.append(TaskOp("resume", t.name))
-        elif child or _started(have) or dag.schedule is None:
+        elif child or _started(have) or not runs_by_itself:
             unchanged.append(t.name)
     root_started = have_root is not None and _started(have_root)
     ops = [TaskOp("suspend", root)] if body and root_started else []
     ops += body
-    if dag.schedule is not None and (body or not root_started):
+    if runs_by_itself and (body or not root_started):
         ops.append(TaskOp("resume", root))  # last: Snowflake runs the graph from its root's schedule
     return DagChanges(step, tuple(ops), tuple(unchanged), len(existing))
 
@@ -353,14 +367,21 @@ def first_deploy(mesh: Mesh) -> list[DagChanges]:
     return [plan_dag(step, {}) for step in deploy_steps(mesh)]
 
 
-def deploy_dags(root: Any, mesh: Mesh, *, dry_run: bool = False) -> list[DagChanges]:
+def deploy_dags(root: Any, mesh: Mesh, *, dry_run: bool = False,
+                use_role: Callable[[str], None] | None = None) -> list[DagChanges]:
     """Compare every graph with its schema and apply the differences (``dry_run``: read only).
 
     ``root`` is a snowflake.core Root, or anything shaped like one (tests pass an in-memory stand-in).
+    ``use_role``: switch the connection's session to a role (a real account's ``USE ROLE``): each
+    graph is created as its domain's engineer, so the tasks' owner -- the role a task runs as -- is
+    the domain's, and that role holds EXECUTE TASK (Terraform's snowflake_domain module). The REST
+    calls of snowflake.core run in the connection's session, hence as its current role.
     """
     done = []
     for step in deploy_steps(mesh):
         schema = root.databases[step.database].schemas[step.schema]
+        if use_role is not None and not dry_run and step.owner:
+            use_role(step.owner)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # dagv1's notices about its own API

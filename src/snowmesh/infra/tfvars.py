@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.ingest import SOURCES_TABLE  # the source registry INGEST() reads
+from governance.publish import PUBLICATIONS_VIEW
 from governance.sql import split_fqn
 from snowmesh.federation import federation_vars
 from snowmesh.manifest.model import PRODUCTS, RAW, SCHEMAS, Domain, Mesh
@@ -108,7 +109,8 @@ def consumer_grants(mesh: Mesh) -> dict[str, dict[str, Any]]:
                 "consumer": consumer,
                 "database_role": role,
                 "schema": PRODUCTS,
-                "views": sorted(p.view for p in producer.products if consumer in p.consumers),
+                # PUBLICATIONS: the consumer's stream on it triggers its graph (snowmesh.pipeline.triggers).
+                "views": sorted([*(p.view for p in producer.products if consumer in p.consumers), PUBLICATIONS_VIEW]),
             }
     return out
 

@@ -7,9 +7,10 @@ warehouse:
     <DOMAIN>_INGEST -> BUILD_<P> -> VALIDATE_<P> -> PUBLISH_<P>   (per product)
                                        ... -> <DOMAIN>_FINALIZE (finalizer: audit record)
 
-A product that reads another domain's product is ordered after the producer's publish:
-locally by walking the producer's DAG first, on a real account by the schedules (the
-consumer's cron runs later) plus the consumer's validation of its inputs' freshness.
+A domain that reads another domain's products runs after they publish: on a real account its
+root is a triggered task on streams of its producers' publications (snowmesh.pipeline.triggers),
+locally the walker runs the producers' graphs first and a consumer's only if one of them
+published. A domain that reads no other domain runs on its cron.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def _definition(d: Domain, spec: TaskSpec) -> str:
     return f'CALL "GOVERNANCE_DB"."AUDIT"."RECORD_DAG_RUN"({literal(d.name)})'
 
 
-def domain_dag(d: Domain) -> tuple[DAG, dict[str, TaskSpec]]:
+def domain_dag(d: Domain, *, triggered: bool = False) -> tuple[DAG, dict[str, TaskSpec]]:
+    """``triggered``: the domain reads another domain's products, so its root runs when they publish
+    (snowmesh.pipeline.triggers), not on its cron."""
     specs: dict[str, TaskSpec] = {}
     with DAG(
         f"{d.name}_PIPELINE",
-        schedule=Cron(d.cron, d.timezone),
+        schedule=None if triggered else Cron(d.cron, d.timezone),
         warehouse=d.warehouse.name,
         comment=f"snowmesh pipeline of the {d.name} domain",
         allow_overlapping_execution=False,
@@ -99,8 +102,9 @@ def mesh_dags(mesh: Mesh) -> list[tuple[Domain, DAG, dict[str, TaskSpec]]]:
     """Every domain's DAG, producers before consumers (a topological sort of the domains'
     product reads and consumer declarations, Mesh.domains_in_order)."""
     from snowmesh.federation_export import add_export_tasks  # EXPORT_<P>_<CLOUD> after PUBLISH_<P>
+    from snowmesh.pipeline.triggers import producers
 
-    out = [(d, *domain_dag(d)) for d in mesh.domains_in_order()]
+    out = [(d, *domain_dag(d, triggered=bool(producers(mesh, d)))) for d in mesh.domains_in_order()]
     for d, dag, specs in out:
         add_export_tasks(mesh, d, dag, specs)
     return out

@@ -61,10 +61,20 @@ def deploy(target: Target, mesh: Mesh, reporter: Reporter) -> ApplyResult:
 
 def walk_mesh(target: Target, mesh: Mesh, reporter: Reporter, report: RunReport) -> None:
     audit.ensure(target)
+    from snowmesh.pipeline.triggers import not_triggered
+
     for domain, dag, specs in mesh_dags(mesh):  # producers' graphs before their consumers'
         order = walk(dag, specs)
         wh = domain.warehouse.name
         blocked: set[str] = set()  # products whose earlier step failed: later steps skip
+        # As on a real account, a consumer's graph runs only after a producer publishes (its root is
+        # triggered by streams on their publications); otherwise every task is SKIPPED, saying why.
+        published = {k for k, o in report.products.items() if o.published}
+        if (why := not_triggered(mesh, domain, published)) is not None:
+            for spec in order:
+                report.tasks.append(TaskRun(dag.name, spec.name, "SKIPPED", 0.0, wh, why))
+                audit.record_task_run(target, report.run_id, dag.name, spec.name, "SKIPPED", audit.now(), 0.0, wh, why)
+            continue
         with reporter.progress(f"{dag.name}", total=len(order)) as advance:
             for spec in order:
                 started, t0 = audit.now(), time.perf_counter()
