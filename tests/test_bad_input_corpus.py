@@ -177,6 +177,7 @@ MANIFEST_VALUES: list[tuple[str, tuple[Any, ...], Any, str]] = [
     ("products-not-list", ("products",), "x", "products"),
     ("prod-name-lower", ("products", 0, "name"), "perf", "products[0].name"),
     ("prod-name-long", ("products", 0, "name"), "P" * 250, "products[0].name"),
+    ("prod-name-reserved", ("products", 0, "name"), "PUBLICATIONS", "products[0].name"),
     ("prod-contract-other-dir", ("products", 0, "contract"), "elsewhere/x/v1.json", "products[0].contract"),
     ("prod-contract-missing", ("products", 0, "contract"), "contracts/nope/nope/v1.json", "products[0].contract"),
     ("prod-contract-dotdot", ("products", 0, "contract"), "contracts/../etc/v1.json", "products[0].contract"),

@@ -127,6 +127,14 @@ def derived_name_problems(data: dict[str, Any]) -> Iterator[Problem]:
     groups = [("name", data.get("name"), DOMAIN_DERIVED)]
     groups += [(f"sources[{i}].name", s.get("name"), SOURCE_DERIVED) for i, s in enumerate(data.get("sources", ()))]
     groups += [(f"products[{i}].name", p.get("name"), PRODUCT_DERIVED) for i, p in enumerate(data.get("products", ()))]
+    # PUBLISH keeps its publication log and the view consumers' streams read in PRODUCTS, beside the
+    # products' tables (governance.publish): a product of either name would collide with them.
+    from governance.publish import PUBLICATIONS_LOG, PUBLICATIONS_VIEW
+
+    for i, p in enumerate(data.get("products", ())):
+        if isinstance(p, dict) and p.get("name") in (PUBLICATIONS_LOG, PUBLICATIONS_VIEW):
+            yield f"products[{i}].name", (f"{p['name']} is reserved: PRODUCTS.{p['name']} holds the domain's "
+                                          "publications (docs/security.md)")
     for where, name, patterns in groups:
         if not isinstance(name, str):
             continue
