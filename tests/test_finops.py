@@ -57,7 +57,11 @@ def test_finance_wh_carries_the_reads_of_marketing_views(mesh_run) -> None:
     [roi] = [c for c in report.tasks if c.task == "BUILD_CAMPAIGN_ROI"]
     assert roi.warehouse == "FINANCE_WH"
     assert set(roi.reads) == {"MARKETING.CAMPAIGN_PERFORMANCE", "MARKETING.AD_CLICKS"}
-    assert not [c for c in report.tasks if c.reads and c.warehouse != "FINANCE_WH"]
+    # Every read of another domain's view runs on the reading domain's warehouse: the consumer pays.
+    mesh = mesh_run.mesh
+    readers = [c for c in report.tasks if c.reads]
+    assert roi in readers
+    assert all(c.warehouse == mesh.domain(c.product.split(".")[0]).warehouse.name for c in readers), readers
 
 
 def test_sixty_second_minimum_per_run(root) -> None:
@@ -86,9 +90,12 @@ def test_account_usage_report_from_metering_and_attribution(root) -> None:
 
     report = from_account_usage(mesh, query)
     assert not report.estimate
-    assert {w.warehouse: w.quota_pct for w in report.warehouses} == {"FINANCE_WH": 10.0, "MARKETING_WH": 25.0}
+    unmetered = {d.warehouse.name: 0.0 for d in mesh.domains if d.name not in ("FINANCE", "MARKETING")}
+    assert {w.warehouse: w.quota_pct for w in report.warehouses} == {"FINANCE_WH": 10.0, "MARKETING_WH": 25.0,
+                                                                      **unmetered}
     assert report.tasks[0].reads == ("MARKETING.CAMPAIGN_PERFORMANCE", "MARKETING.AD_CLICKS")
-    assert sent == [metering_sql(["FINANCE_WH", "MARKETING_WH"]), attribution_sql()]
+    # One metering query for every domain's warehouse.
+    assert sent == [metering_sql([d.warehouse.name for d in mesh.domains]), attribution_sql()]
 
 
 # --- one estimate: mesh finops (local) and the page compute it with governance.cost -------------
@@ -132,7 +139,7 @@ def test_finops_and_the_page_give_the_same_numbers(root) -> None:
     tree = sqlglot.parse_one(sent, dialect="snowflake")
     assert isinstance(tree, sqlglot.exp.Select) and sent == local_sql() == cost.task_runs_sql(cost.month_start())
     assert {t.name for t in tree.find_all(sqlglot.exp.Table)} == {"TASK_RUNS"}
-    assert set(page.index) == set(cli) == {"MARKETING_WH", "FINANCE_WH"}
+    assert set(page.index) == set(cli) == {d.warehouse.name for d in mesh.domains}
     hand = _by_hand(mesh, [(r, w, s) for r, w, _, s, _ in ROWS])
     for wh, w in cli.items():
         row, (billed, busy, pct) = page.loc[wh], hand[wh]

@@ -87,7 +87,10 @@ def test_spend_usd_reaches_roi_and_roas_not_orders(mesh_run) -> None:
     assert set(roi.columns) == {"SPEND_USD", "ROI", "ROAS"}
     assert "ORDERS" not in roi.columns
     roles = [r for r, _ in result.roles]
-    assert roles == ["MARKETING_DB.CONSUMER_FINANCE", "FINANCE_ENGINEER", "FINANCE_ANALYST"]
+    assert roles[:3] == ["MARKETING_DB.CONSUMER_FINANCE", "FINANCE_ENGINEER", "FINANCE_ANALYST"]
+    # and the same three for every other consumer the manifest declares, in its order
+    consumers = mesh_run.mesh.product("MARKETING.CAMPAIGN_PERFORMANCE").consumers
+    assert roles == [r for c in consumers for r in (f"MARKETING_DB.CONSUMER_{c}", f"{c}_ENGINEER", f"{c}_ANALYST")]
 
 
 def test_ctr_affects_no_downstream_column(mesh_run) -> None:
@@ -101,7 +104,10 @@ def test_ctr_affects_no_downstream_column(mesh_run) -> None:
 def test_offline_says_every_column_may_be_affected(mesh) -> None:
     result = analyse(mesh, "MARKETING.CAMPAIGN_PERFORMANCE", "CTR", None)
     assert not result.analysed
-    assert [a.columns for a in result.affected] == [None]
+    # Every product reading it, as the manifests declare, may be affected in every column.
+    readers = sorted(p.key for p in mesh.products if any(str(i) == "MARKETING.CAMPAIGN_PERFORMANCE" for i in p.inputs))
+    assert sorted(a.product for a in result.affected) == readers and "FINANCE.CAMPAIGN_ROI" in readers
+    assert [a.columns for a in result.affected] == [None] * len(readers)
     assert any("may derive from CTR" in n for n in result.notes)
 
 

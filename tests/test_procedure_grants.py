@@ -36,6 +36,9 @@ PIPELINE = ("BUILD_", "INGEST", "VALIDATE_PRODUCT", "PUBLISH_PRODUCT", "RECORD_D
 ROI = 'GRANT USAGE ON PROCEDURE "FINANCE_DB"."PRODUCTS"."ROI_BY_CAMPAIGN"(VARCHAR, VARCHAR) TO ROLE "{}"'
 SUMMARY = 'GRANT USAGE ON PROCEDURE "MARKETING_DB"."PRODUCTS"."CAMPAIGN_SUMMARY"(VARCHAR) TO ROLE "{}"'
 HEALTH = 'GRANT USAGE ON PROCEDURE "GOVERNANCE_DB"."CATALOG"."PRODUCT_HEALTH"() TO ROLE "{}"'
+# CAMPAIGN_SUMMARY reads CAMPAIGN_PERFORMANCE_V1 with the caller's rights: Marketing's analysts and
+# those of every consumer the manifest declares for that product (Finance, and any domain added).
+SUMMARY_CALLERS = ("MARKETING", *MESH.product("MARKETING.CAMPAIGN_PERFORMANCE").consumers)
 GOV_DB = 'GRANT USAGE ON DATABASE "GOVERNANCE_DB" TO ROLE "{}"'
 GOV_SCHEMA = 'GRANT USAGE ON SCHEMA "GOVERNANCE_DB"."CATALOG" TO ROLE "{}"'
 
@@ -71,7 +74,7 @@ def test_exactly_the_declared_procedure_grants_are_rendered(plan) -> None:
                      or '"GOVERNANCE_DB"' in s.sql and s.sql.startswith("GRANT") and "SOURCES_READER" not in s.sql)}
     assert rendered == {
         ROI.format("FINANCE_ANALYST"),
-        SUMMARY.format("MARKETING_ANALYST"), SUMMARY.format("FINANCE_ANALYST"),  # Finance consumes the view it reads
+        *(SUMMARY.format(f"{d}_ANALYST") for d in SUMMARY_CALLERS),  # Finance (and others) consume the view it reads
         # PRODUCT_HEALTH (and the governance database's USAGE) go to every domain's analysts
         *(g.format(d.analyst_role) for d in MESH.domains for g in (HEALTH, GOV_DB, GOV_SCHEMA)),
     }  # fmt: skip
@@ -147,7 +150,9 @@ def test_the_verifier_parses_them_round_trip(plan) -> None:
         Role("FINANCE_ANALYST"))]
     g = plan_graph(plan)
     on_procs = {(str(x.on), x.to.name) for x in g.privilege_grants if x.on.type == "PROCEDURE" and x.privilege == "USAGE"}
-    assert len(on_procs) == 3 + len(MESH.domains)  # ROI, CAMPAIGN_SUMMARY twice, PRODUCT_HEALTH per domain
+    # ROI, CAMPAIGN_SUMMARY per caller, PRODUCT_HEALTH per domain
+    assert len(on_procs) == 1 + len(SUMMARY_CALLERS) + len(MESH.domains)
+    assert "FINANCE" in SUMMARY_CALLERS
     owned = {str(x.on) for x in g.privilege_grants if x.on.type == "PROCEDURE" and x.privilege == "OWNERSHIP"}
     assert owned == {s.overload for s in procedure_specs(MESH)}  # each shipped overload has one owner
 
@@ -174,7 +179,8 @@ def test_real_mesh_proves_who_can_call_what() -> None:
     assert ("FINANCE_ANALYST can CALL MARKETING_DB.PRODUCTS.CAMPAIGN_SUMMARY(VARCHAR) (caller's rights): "
             "FINANCE_ANALYST -> USAGE on MARKETING_DB.PRODUCTS.CAMPAIGN_SUMMARY(VARCHAR)") in proven
     assert "MARKETING_DB.RAW.INGEST(): pipeline procedure, USAGE granted to no role" in proven
-    assert sum(" can CALL " in p for p in proven) == 3 + len(MESH.domains)
+    # ROI_BY_CAMPAIGN once, CAMPAIGN_SUMMARY per caller, PRODUCT_HEALTH per domain
+    assert sum(" can CALL " in p for p in proven) == 1 + len(SUMMARY_CALLERS) + len(MESH.domains)
 
 
 def test_a_missing_grant_is_caught(plan) -> None:

@@ -18,11 +18,14 @@ def test_products_lists_health_after_a_run(mesh_run, capsys) -> None:
     # connects to it as it would after `mesh run --keep-servers`, and leaves it running.
     assert run_app(["products", "--project", str(ROOT), "--refresh", "--format", "json"]) == 0
     rows = {r["product"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"CAMPAIGN_PERFORMANCE", "AD_CLICKS", "CAMPAIGN_ROI"}
+    assert set(rows) == {p.name for p in mesh_run.mesh.products}
     cp = rows["CAMPAIGN_PERFORMANCE"]
     assert cp["last_validation"] == "PASSED" and cp["last_validated_at"]
     assert cp["row_count"] > 0 and cp["freshness_hours"] is not None and cp["sla_hours"] == 26.0
-    assert cp["view_name"] == "MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1" and cp["consumers"] == "FINANCE"
+    assert cp["view_name"] == "MARKETING_DB.PRODUCTS.CAMPAIGN_PERFORMANCE_V1"
+    # the registry's comma-separated consumers: FINANCE, and any other domain the manifest adds
+    assert cp["consumers"] == ",".join(mesh_run.mesh.product("MARKETING.CAMPAIGN_PERFORMANCE").consumers)
+    assert "FINANCE" in cp["consumers"].split(",")
     assert run_app(["products", "--project", str(ROOT)]) == 0
     assert "data products" in capsys.readouterr().out  # the table (columns fold at 80 chars)
 

@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The repository's domains, read from their manifests: the scaffold names them when a domain is unknown.
+KNOWN = ", ".join(sorted(yaml.safe_load(p.read_text())["name"] for p in (ROOT / "domains").glob("*/domain.yml")))
 OWN = {"domains/orders/domain.yml", "procedures/orders/__init__.py", "procedures/orders/orders_daily.py",
        "contracts/orders/orders_daily/v1.json", "tests/domains/orders/test_orders_orders_daily.py"}
 
@@ -93,7 +96,7 @@ def test_a_scaffolded_domain_passes_the_gate_the_run_and_its_own_test(project: P
     (("domain", "new", "json"), "'json' is already a Python module"),
     (("domain", "new", "9lives"), "use letters, digits and _"),
     (("domain", "new", "orders", "--product", "TABLE"), "'TABLE' is a reserved word"),
-    (("product", "new", "NOPE", "X_DAILY"), "domain NOPE does not exist (known: FINANCE, MARKETING)"),
+    (("product", "new", "NOPE", "X_DAILY"), f"domain NOPE does not exist (known: {KNOWN})"),
     (("product", "new", "MARKETING", "AD_CLICKS"), "MARKETING already has a product AD_CLICKS"),
     (("product", "new", "MARKETING", "NEW_ONE", "--source", "NOPE"), "--source NOPE: not a source of MARKETING"),
 ])
@@ -121,8 +124,6 @@ def test_mesh_derive_brings_every_derived_file_in_step_with_a_new_domain(project
     for name in ("snowflake.yml", "pyproject.toml"):
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(ROOT / "terraform", project / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
-    import yaml
-
     from snowmesh.infra import derived
     from snowmesh.manifest import load_mesh
 
@@ -140,7 +141,12 @@ def test_mesh_derive_brings_every_derived_file_in_step_with_a_new_domain(project
     project_file = yaml.safe_load((project / "snowflake.yml").read_text())
     page = next(e for e in project_file["entities"].values() if e["type"] == "streamlit")
     manifests = [a["src"] for a in page["artifacts"] if isinstance(a, dict) and a["src"].endswith("domain.yml")]
-    assert manifests == ["domains/marketing/domain.yml", "domains/finance/domain.yml", "domains/orders/domain.yml"]
+    # The repository's manifests kept in place, the new domain's appended.
+    repo_page = next(e for e in yaml.safe_load((ROOT / "snowflake.yml").read_text())["entities"].values()
+                     if e["type"] == "streamlit")
+    kept = [a["src"] for a in repo_page["artifacts"] if isinstance(a, dict) and a["src"].endswith("domain.yml")]
+    assert {"domains/marketing/domain.yml", "domains/finance/domain.yml"} <= set(kept)
+    assert manifests == [*kept, "domains/orders/domain.yml"]
     assert project_file["entities"]["orders_build_orders_daily"]["handler"] == "orders.orders_daily.build"
     # Only additions: what the other domains had is untouched.
     old = yaml.safe_load(before)["entities"]

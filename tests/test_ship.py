@@ -108,13 +108,17 @@ def test_every_build_task_calls_a_shipped_procedure() -> None:
 def test_dag_dry_run_lists_every_task_with_schedule_and_warehouse(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_app(["tasks", "deploy", "--dry-run", "--project", str(ROOT)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    from snowmesh.pipeline.triggers import condition
+
     for domain, dag, specs in mesh_dags(MESH):
-        schedule = f"schedule=USING CRON {domain.cron} {domain.timezone}"
+        when = condition(MESH, domain)  # a consumer runs after its producers publish, not on its cron
+        schedule = f"schedule=WHEN {when}" if when else f"schedule=USING CRON {domain.cron} {domain.timezone}"
         for name in [dag.name, *(f"{dag.name}${t}" for t in specs)]:
             row = [ln for ln in lines if ln.startswith("#") and f" {name}  " in ln]
             assert len(row) == 1, name
             assert schedule in row[0] and f"warehouse={domain.warehouse.name}" in row[0]
         assert f"schema = root.databases['{domain.database}'].schemas['STAGING']" in lines
+        assert f"# task graph {dag.name} in {domain.database}.STAGING, created as {domain.engineer_role}" in lines
 
 
 # Compare-then-apply against an in-memory account, and that a first deploy creates what
@@ -302,8 +306,15 @@ def test_product_health(target: Any) -> None:
         assert r["ROW_COUNT"] == target.sql(f"SELECT COUNT(*) FROM {view}")[0][0]
         assert r["LAST_VALIDATION"] == "PASSED"
         assert r["LAST_VALIDATED_AT"] == last[p.name].strftime("%Y-%m-%d %H:%M:%S")
-        assert 0 <= float(r["FRESHNESS_HOURS"]) < 1 and r["FRESH"] is True and float(r["SLA_HOURS"]) == 26
+        sla = json.loads((ROOT / p.contract).read_text()).get("x-sla")
+        if sla:  # a freshness promise: just built, so well within it
+            assert 0 <= float(r["FRESHNESS_HOURS"]) < 1 and r["FRESH"] is True
+            assert float(r["SLA_HOURS"]) == sla["max_age_hours"]
+        else:  # no promise, so nothing to measure (a scaffolded product has no x-sla)
+            assert (r["FRESHNESS_HOURS"], r["SLA_HOURS"], r["FRESH"]) == (None, None, None)
         assert r["CONSUMERS"] == ",".join(p.consumers)
+    assert {json.loads((ROOT / p.contract).read_text())["x-sla"]["max_age_hours"]
+            for p in MESH.products if p.domain in ("MARKETING", "FINANCE")} == {26}
     # A registered product that was never built: not published, never validated -- and no 1970 dates.
     target.sql(
         'INSERT INTO "GOVERNANCE_DB"."CATALOG"."DATA_PRODUCTS" ("DOMAIN", "PRODUCT", "OWNER", "VERSION", "STATUS", '
