@@ -231,6 +231,7 @@ def task_changes_dict(changes: list[Any]) -> list[dict[str, Any]]:
     """Each graph's planned or made changes as data (``--format json``; docs/cli-json.md)."""
     return [{
         "dag": c.step.dag.name, "database": c.step.database, "schema": c.step.schema, "summary": c.summary,
+        "owner": c.step.owner,  # the role the graph is created as (USE ROLE), hence its tasks' owner
         "tasks": [{"name": t.name, "role": t.role, "schedule": t.schedule, "warehouse": t.warehouse,
                    "after": list(t.after), "definition": t.definition} for t in c.step.tasks],
         "ops": [{"verb": op.verb, "name": op.name, "fields": list(op.fields), "call": op.call} for op in c.ops],
@@ -242,7 +243,7 @@ def print_task_changes(changes: list[Any], *, reads: str) -> None:
     """Plain print, not Rich: one line per task and per call, unwrapped, for review and for diffs.
     ``changes``: DagChanges, or their :func:`task_changes_dict` form."""
     for c in changes if all(isinstance(c, dict) for c in changes) else task_changes_dict(changes):
-        print(f"\n# task graph {c['dag']} in {c['database']}.{c['schema']}")
+        print(f"\n# task graph {c['dag']} in {c['database']}.{c['schema']}, created as {c.get('owner') or 'the connection role'}")
         for t in c["tasks"]:
             after = f"  after={','.join(t['after'])}" if t["after"] else ""
             print(f"#   {t['role']:<9} {t['name']}  schedule={t['schedule']}  warehouse={t['warehouse']}{after}  "
@@ -257,7 +258,7 @@ def print_task_changes(changes: list[Any], *, reads: str) -> None:
 def describe_changes(c: Any) -> str:
     """One line per graph after a deploy: what changed, and why."""
     step = c.step
-    text = f"{step.dag.name} in {step.database}.{step.schema} ({step.tasks[0].schedule}): {c.summary}"
+    text = f"{step.dag.name} in {step.database}.{step.schema} as {step.owner} ({step.tasks[0].schedule}): {c.summary}"
     altered = [f"{o.name} ({', '.join(o.fields)})" for o in c.ops if o.verb == "alter"]
     if altered:
         text += "; altered " + ", ".join(altered)
