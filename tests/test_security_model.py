@@ -464,3 +464,24 @@ def test_14_lake_formation_permissions_come_with_the_data_lake_settings() -> Non
     main = (ROOT / "terraform" / "main.tf").read_text()
     landing = main[main.index('module "aws_domain_landing"'):].split("\n}\n")[0]
     assert "depends_on = [aws_lakeformation_data_lake_settings.this]" in landing
+
+
+def test_tasks_run_as_their_domain_and_proof_7_catches_a_graph_created_as_the_connection(monkeypatch) -> None:
+    """A task runs with its owner's rights, the role that created it: every graph is created as its
+    domain's engineer (USE ROLE before it); a graph created as the connection's role fails proof 7."""
+    from dataclasses import replace as dc_replace
+
+    from snowmesh.deploy import tasks
+
+    steps = tasks.deploy_steps(MESH)
+    assert {(s.domain, s.owner) for s in steps} == {(d.name, d.engineer_role) for d in MESH.domains}
+    assert audit_plan(MESH).check("senders").ok
+    monkeypatch.setattr(tasks, "deploy_steps", lambda mesh: [dc_replace(s, owner="") for s in steps])
+    messages = [v.message for v in audit_plan(MESH).check("senders").violations]
+    assert sorted(m.split(" is created as ")[0] for m in messages) == sorted(f"task graph {s.dag.name}" for s in steps)
+    monkeypatch.undo()
+    from test_task_deploy import FakeAccount
+
+    switched: list[str] = []
+    tasks.deploy_dags(FakeAccount(), MESH, use_role=switched.append)
+    assert switched == [s.owner for s in steps]  # one USE ROLE per graph, before its tasks

@@ -223,6 +223,18 @@ def check_runs_as(mesh, procedures, statements: Sequence[Statement], out: CheckR
                      f"to {owner or 'no role'}")
         else:
             out.proven.append(f"{spec.overload} is owned by {owner}: its owner's rights are {spec.domain}'s")
+    # A task runs as its owner, the role that created it: each graph is created as its domain's
+    # engineer (deploy.tasks, USE ROLE), which Terraform grants EXECUTE TASK
+    # (https://docs.snowflake.com/en/user-guide/tasks-intro#label-tasks-privileges).
+    from snowmesh.deploy.tasks import deploy_steps
+
+    for step in deploy_steps(mesh):
+        expected = mesh.domain(step.domain).engineer_role
+        if step.owner != expected:
+            out.fail(f"task graph {step.dag.name} is created as {step.owner or 'the connection role'}, not {expected}: "
+                     f"its tasks would run with that role's rights")
+        else:
+            out.proven.append(f"task graph {step.dag.name} is created as {expected}: its tasks run as {step.domain}")
 
 
 def owners_of_procedures(statements: Sequence[Statement]) -> dict[str, str]:
