@@ -117,8 +117,11 @@ async def _health(_: Request) -> JSONResponse:
 # (https://duckdb.org/docs/configuration/overview: memory_limit, threads, temp_directory;
 # https://duckdb.org/docs/2.0/operations_manual/limits.html). Ingest loads in bounded batches
 # (governance.ingest.BATCH_MAX_BYTES), so one load's working set is about this size at any scale.
+# One thread: each thread's buffers count against the limit, and on the 2-core machine the client
+# and moto share, 1 thread under 256MB ran 1M clicks end to end as fast as before (2 threads, no
+# limit), where 2 threads under 256MB were ~5% slower (bench/README.md has the figures).
 MEMORY_LIMIT_ENV, THREADS_ENV = "SNOWMESH_DUCKDB_MEMORY_LIMIT", "SNOWMESH_DUCKDB_THREADS"
-DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS = "256MB", 2
+DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS = "256MB", 1
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
