@@ -12,7 +12,8 @@ protected:
   owner's rights, the masking policy sees the owner (the consumer's engineer), and without the
   allow-list it would read the masked value (NULL) and compute from it while every contract
   check passes;
-* a product reading a view with protected columns declares its LINEAGE at all.
+* a product reading a view with protected columns declares its LINEAGE at all (``LINEAGE = {}``
+  says that no output column derives from any of them).
 
 What a handler really computes is not inferred: LINEAGE is a declaration, like INPUTS. Pure:
 manifests, contracts and handler sources (read with ``ast``) in, a CheckResult out.
@@ -56,7 +57,7 @@ def check_lineage(mesh: Mesh) -> CheckResult:
         doc = json.loads((mesh.root / p.contract).read_text())
         lineage = dict(decl.lineage)
         for view in decl.inputs:
-            if view in views and not lineage:
+            if view in views and not decl.declares_lineage:  # LINEAGE = {}: none derives from them
                 src_doc = views[view][1]
                 cols = [c for c, prop in src_doc["properties"].items() if _cls(prop) in PROTECTED]
                 if cols:

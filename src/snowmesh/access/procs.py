@@ -31,6 +31,7 @@ class ProcedureDecl:
     runs_as: str  # owner's rights: the owning domain's ENGINEER role
     # LINEAGE: output column -> the protected input columns (DB.SCHEMA.VIEW.COLUMN) it derives from
     lineage: tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...] = ()
+    declares_lineage: bool = False  # LINEAGE is in the module, even empty: "no output derives from a protected input"
 
     @property
     def expected_output(self) -> tuple[str, str, str]:
@@ -117,6 +118,7 @@ def read_declaration(mesh: Mesh, product: Product) -> ProcedureDecl:
         output=_fqn(rel, "OUTPUT", consts["OUTPUT"]),
         runs_as=mesh.domain(product.domain).engineer_role,
         lineage=_lineage(rel, consts.get("LINEAGE", {})),
+        declares_lineage="LINEAGE" in consts,
     )
 
 
