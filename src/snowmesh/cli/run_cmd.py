@@ -124,7 +124,8 @@ def register(app: typer.Typer) -> None:
                     raise StepFailed(
                         f"{len(absent)} procedure(s) of snowflake.yml are not on {target.name}, so their USAGE "
                         "grants and the tasks that CALL them would fail: " + ", ".join(s.overload for s in absent),
-                        hint="deploy them first: snow snowpark build --skip-dependencies && "
+                        hint="deploy them first: export SNOWFLAKE_CLI_FEATURES_ENABLE_SNOWPARK_GLOB_SUPPORT=true; "
+                        "snow snowpark build --skip-dependencies && "
                         f"snow snowpark deploy --replace -c {connection} (docs/shipping.md)",
                     )
                 result = do_deploy(target, mesh, reporter)
