@@ -86,21 +86,29 @@ def _orders(core: Any, n: int, seed: int, corrupt_fraction: float, columns: list
     customer, currency, cents = customer[order], currency[order], cents[order]
 
     utm_campaigns = [c.lower() for c in core.campaign_ids]
-    table = pa.table(
-        [
-            ids("ORD-", np.arange(1, n + 1), 9),
-            ids("CUS-", customer, 6),
-            timestamps(at),
-            fixed(cents, 2),
-            take(CURRENCIES, currency),
-            blank_unless(attributed, ids("CLK-", click + 1, 9)),
-            blank_unless(utm_only, take(utm_campaigns, core.campaign[click])),
-        ],
-        names=columns,
-    )
+    utm = core.campaign[click]  # only what the files need: the clicks' core can go after this
+    # Widths of the whole source, as ids() takes them from its input: the same in every file.
+    customer_width, click_width = max(6, len(str(int(customer.max())))), max(9, len(str(int(click.max()) + 1)))
     plan = corrupt.plan(rules, n, corrupt_fraction, rng(seed, STREAM_CORRUPT_ORDERS))
-    table, broken = corrupt.apply(rules, table, plan)
-    return SourceData("TRANSACTIONS", table, partition_ranges(at // DAY), broken)
+
+    def build(a: int, b: int) -> pa.Table:
+        """Rows [a, b): the draws are whole (one seed, one set of values), the text one file at a time."""
+        table = pa.table(
+            [
+                ids("ORD-", np.arange(a + 1, b + 1), max(9, len(str(n)))),
+                ids("CUS-", customer[a:b], customer_width),
+                timestamps(at[a:b]),
+                fixed(cents[a:b], 2),
+                take(CURRENCIES, currency[a:b]),
+                blank_unless(attributed[a:b], ids("CLK-", click[a:b] + 1, click_width)),
+                blank_unless(utm_only[a:b], take(utm_campaigns, utm[a:b])),
+            ],
+            names=columns,
+        )
+        return corrupt.apply_part(rules, table, plan, a)
+
+    return SourceData.lazy("TRANSACTIONS", columns, n, build, partition_ranges(at // DAY),
+                           corrupt.broken(rules, plan))
 
 
 def _fx_rates(end_date: date, columns: list[str]) -> SourceData:
