@@ -48,10 +48,14 @@ DECLARED = _declared()
 
 
 def _contract_columns(contract: str) -> list[tuple[str, bool]]:
-    """(name, nullable) in the contract file's order, from the JSON itself."""
+    """(name, nullable) in the contract file's order, from the JSON itself. A protected column
+    (confidential, restricted, pii) is exported as NULL, so the target declares it nullable."""
     doc = json.loads((ROOT / contract).read_text())
     required = set(doc.get("required", ()))
-    return [(n, n not in required or "null" in (p["type"] if isinstance(p["type"], list) else [p["type"]]))
+    protected = {n for n, p in doc["properties"].items()
+                 if str(p.get("x-classification", "")).lower() in ("confidential", "restricted", "pii")}
+    return [(n, n not in required or n in protected
+             or "null" in (p["type"] if isinstance(p["type"], list) else [p["type"]]))
             for n, p in doc["properties"].items()]
 
 
@@ -205,7 +209,14 @@ def test_the_export_reads_the_published_view_and_writes_parquet(mesh):
         assert fed.export_prefix(p) == f"{key.split('.')[0].lower()}/{p.name.lower()}/{major}/"
         inner = tree.find(exp.Select)
         assert inner.find(exp.Table).sql("snowflake") == f'"{d.database}"."PRODUCTS"."{p.view}"'
-        assert [c.name for c in inner.selects] == [n for n, _ in _contract_columns(p.contract)]
+        assert [c.alias_or_name for c in inner.selects] == [n for n, _ in _contract_columns(p.contract)]
+        # Protected columns leave Snowflake as NULL: the copy's readers are outside its masking.
+        doc = json.loads((ROOT / p.contract).read_text())
+        for c in inner.selects:
+            protected = str(doc["properties"][c.alias_or_name].get("x-classification", "")) in (
+                "confidential", "restricted", "pii")
+            assert isinstance(c, exp.Alias) and isinstance(c.this.this, exp.Null) if protected else \
+                isinstance(c, exp.Column), c.sql()
         assert "TYPE = PARQUET" in copy and "HEADER = TRUE" in copy
         assert "OVERWRITE = TRUE" in copy and "SINGLE = TRUE" in copy  # one snapshot, replaced whole
 

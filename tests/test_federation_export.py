@@ -87,7 +87,7 @@ def test_every_export_statement_fits_snowflake_grammar(mesh):
         sql = fx.copy_sql(mesh, e)
         assert check(sql) == "sqlglot:Copy"
         query = check_unload(sql)  # the documented COPY INTO <location> form, its query a real SELECT
-        assert [c.name for c in query.selects] == _columns(entry["contract"])
+        assert [c.alias_or_name for c in query.selects] == _columns(entry["contract"])
         assert query.find(__import__("sqlglot").exp.Table).sql("snowflake") == _view(entry)
         stage = '"{}"."PRODUCTS"."FEDERATION_{}"'.format(entry["database"], CLOUD[target])
         major = Path(entry["contract"]).stem
@@ -188,7 +188,7 @@ def test_the_export_task_runs_after_publish(mesh):
         name = f"EXPORT_{entry['product']}_{CLOUD[target]}"
         task = dag.get_task(name)
         assert {p.name for p in task.predecessors} == {f"PUBLISH_{entry['product']}"}
-        assert [c.name for c in check_unload(str(task.definition)).selects] == _columns(entry["contract"])
+        assert [c.alias_or_name for c in check_unload(str(task.definition)).selects] == _columns(entry["contract"])
         order = [s.name for s in walk(dag, specs)]
         assert order.index(name) > order.index(f"PUBLISH_{entry['product']}")
         assert specs[name].kind == fx.EXPORT and specs[name].product == key
@@ -256,6 +256,11 @@ def test_a_local_run_exports_every_published_row_and_records_the_copy(mesh_run):
         first = f'"{columns[0]}"'
         in_view = sorted(str(v[0]) for v in target.sql(f"SELECT {first} FROM {_view(entry)}"))
         assert sorted(str(v) for v in table.column(columns[0]).to_pylist()) == in_view
+        # Protected columns leave as NULL, every row (the copy is outside Snowflake's masking).
+        doc = json.loads((ROOT / entry["contract"]).read_text())
+        protected = [c for c in columns if str(doc["properties"][c].get("x-classification", "")) in
+                     ("confidential", "restricted", "pii")]
+        assert protected and all(table.column(c).null_count == table.num_rows for c in protected)
         # The COPY, the stage and the integration are recorded, not executed.
         e = next(e for e in fx.exports(mesh_run.mesh) if e.product.key == key and e.target.target == target_name)
         assert fx.copy_sql(mesh_run.mesh, e) in recorded

@@ -28,6 +28,7 @@ import sqlglot
 from sqlglot import exp
 
 from governance.contract import Contract
+from governance.publish import PROTECTED
 from governance.sql import fqn, ident
 from snowmesh.manifest.model import PRODUCTS, Domain, FederationTarget, Product
 
@@ -228,15 +229,17 @@ def render_view(domain: Domain, p: Product, f: FederationTarget, contract: Contr
         sql = tree.sql(dialect="bigquery", pretty=True)
     else:
         sql = sql.replace("[DBO]", "[dbo]", 1)  # T-SQL's default schema, as Synapse spells it
-    columns = tuple((c.name, column_type(c.snowflake_type, f.target), c.nullable) for c in contract.columns)
+    # A withheld column arrives as NULL, so the target declares it nullable.
+    columns = tuple((c.name, column_type(c.snowflake_type, f.target), c.nullable or withheld(c))
+                    for c in contract.columns)
     return FederatedView(p.key, f.target, f.readers, snowflake_sql, sql, columns, export_copy(domain, p, f, contract))
 
 
 def export_copy(domain: Domain, p: Product, f: FederationTarget, contract: Contract) -> str:
     """The Snowflake statement that writes the product's Parquet export for ``f.target``.
 
-    It reads the published view (what consumers see, masking included) and only the
-    contract's columns. OVERWRITE replaces the previous export, so readers see one snapshot."""
+    It reads the published view and only the contract's columns, the protected ones withheld
+    (:func:`withheld`). OVERWRITE replaces the previous export, so readers see one snapshot."""
     stage = fqn(domain.database, PRODUCTS, EXPORT_STAGES[f.target])
     return (
         f"COPY INTO @{stage}/{stage_path(p)}{EXPORT_FILE} FROM ({export_select(domain, p, contract)}) "
@@ -245,9 +248,18 @@ def export_copy(domain: Domain, p: Product, f: FederationTarget, contract: Contr
     )
 
 
+def withheld(c: Any) -> bool:
+    """A protected column (confidential, restricted, pii) never leaves Snowflake in clear: the copy's
+    readers are outside its masking policies, and the export runs as the producing engineer, who
+    reads the column in clear. So it is exported as NULL -- what an unentitled reader gets."""
+    return str(c.classification or "").lower() in PROTECTED
+
+
 def export_select(domain: Domain, p: Product, contract: Contract) -> str:
-    """The rows an export writes: the contract's columns, in order, from the published view."""
-    cols = ", ".join(ident(c.name) for c in contract.columns)
+    """The rows an export writes: the contract's columns, in order, from the published view, the
+    protected ones withheld (:func:`withheld`)."""
+    cols = ", ".join(f"CAST(NULL AS {c.snowflake_type}) AS {ident(c.name)}" if withheld(c) else ident(c.name)
+                     for c in contract.columns)
     return f"SELECT {cols} FROM {fqn(domain.database, PRODUCTS, p.view)}"
 
 

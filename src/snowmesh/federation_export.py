@@ -223,8 +223,15 @@ def _copy_problems(where: str, sql: str, e: Export, mesh: Mesh) -> list[str]:
     select = tree.find(exp.Select) if isinstance(tree, exp.Copy) else None
     if select is None:
         return [f"{where}: the task's statement is not a COPY INTO <location> FROM (SELECT ...)"]
-    got = [c.name for c in select.selects]
-    want = [c.name for c in mesh.contracts[e.product.contract][1].columns]
+    got = [c.alias_or_name for c in select.selects]
+    columns = mesh.contracts[e.product.contract][1].columns
+    want = [c.name for c in columns]
+    # A protected column must leave as NULL (federation.withheld): a copy is outside the masking.
+    leaks = [c.name for c, sel in zip(columns, select.selects)
+             if fed.withheld(c) and not (isinstance(sel, exp.Alias) and isinstance(sel.this, exp.Cast)
+                                         and isinstance(sel.this.this, exp.Null))]
+    if leaks:
+        return [f"{where} exports the protected column(s) {', '.join(leaks)} in clear: withhold them (NULL)"]
     source = select.find(exp.Table)
     view = f'"{e.domain.database}"."{PRODUCTS}"."{e.product.view}"'
     if got != want or source is None or source.sql("snowflake") != view:
