@@ -15,7 +15,8 @@ from sql_grammar import check_all
 from sqlglot import exp
 
 from snowmesh.deploy import render
-from snowmesh.deploy.plan import build_plan, publish_sent
+from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.procedure_rights import publish_sent
 from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest import load_mesh
 

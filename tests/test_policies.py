@@ -16,7 +16,8 @@ from sql_grammar import check_all
 from sqlglot import exp
 
 from snowmesh.access.policies import check_policies, served_statements
-from snowmesh.deploy.plan import build_plan, publish_statements
+from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.procedure_rights import publish_statements
 from snowmesh.deploy.statements import Kind
 from snowmesh.manifest import load_mesh
 from snowmesh.policies import apply_governed, detect_edition, split_governed

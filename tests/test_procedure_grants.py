@@ -23,7 +23,8 @@ from snowmesh.access.procs import read_declarations
 from snowmesh.access.showgrants import callable_key, grant_row
 from snowmesh.access.verify import Context, check_procedure_usage, object_inventory
 from snowmesh.deploy import render as r
-from snowmesh.deploy.plan import build_plan, procedure_grants
+from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.procedure_rights import procedure_grants
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest import load_mesh

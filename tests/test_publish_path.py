@@ -28,7 +28,8 @@ from governance.publish import (
 )
 from snowmesh import policies
 from snowmesh.catalog import registry_entry_of
-from snowmesh.deploy.plan import build_plan, procedure_owner, publish_grants
+from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.procedure_rights import procedure_owner, publish_grants
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.manifest import load_mesh
 

@@ -30,10 +30,9 @@ from snowmesh.deploy.plan import (
     PRODUCT_READER,
     TERRAFORM_ROLE,
     build_plan,
-    procedure_owners,
     to_send,
-    view_owner,
 )
+from snowmesh.deploy.procedure_rights import procedure_owners, view_owner
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.statements import Kind
 from snowmesh.errors import StepFailed
@@ -292,7 +291,7 @@ def test_6_a_consumer_pipeline_reads_what_the_producer_allows() -> None:
     that role: it reads Marketing's SPEND_USD in clear only because Marketing's contract allows
     FINANCE (tag unmask-for:FINANCE -> UNMASK_FOR = ',FINANCE,' on the view column -> one WHEN)."""
     from snowmesh import policies
-    from snowmesh.deploy.plan import publish_statements
+    from snowmesh.deploy.procedure_rights import publish_statements
 
     body = next(s.sql for s in policies.account_statements(MESH) if s.sql.startswith("CREATE MASKING POLICY"))
     assert ("WHEN CONTAINS(COALESCE(SYSTEM$GET_TAG_ON_CURRENT_COLUMN('GOVERNANCE_DB.CATALOG.UNMASK_FOR'), ''), "

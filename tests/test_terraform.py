@@ -548,7 +548,8 @@ def test_domain_grants_equal_the_sql_plan(mesh):
     from snowmesh.access.hcl import child_scope, instances
     from snowmesh.access.hcl import load_module as load_tf
     from snowmesh.access.terraform import module_graph, root_scope
-    from snowmesh.deploy.plan import GOVERNANCE_DB, GOVERNANCE_ROLE, procedure_grants, procedure_owners
+    from snowmesh.deploy.plan import GOVERNANCE_DB, GOVERNANCE_ROLE
+    from snowmesh.deploy.procedure_rights import procedure_grants, procedure_owners
 
     root = root_scope(TF, {})
     call = root.module.calls["snowflake_domain"]

@@ -12,7 +12,8 @@ import pytest
 from sql_grammar import check, check_all
 
 from snowmesh.cli.main import run_app
-from snowmesh.deploy.plan import build_plan, publish_statements
+from snowmesh.deploy.plan import build_plan
+from snowmesh.deploy.procedure_rights import publish_statements
 from snowmesh.deploy.statements import Kind
 from snowmesh.errors import InputError
 from snowmesh.manifest import load_mesh

@@ -27,7 +27,8 @@ from snowmesh.access.verify import (
     object_inventory,
     prove,
 )
-from snowmesh.deploy.plan import build_plan, publish_sent, to_send, view_owner
+from snowmesh.deploy.plan import build_plan, to_send
+from snowmesh.deploy.procedure_rights import publish_sent, view_owner
 from snowmesh.deploy.project_file import procedure_specs
 from snowmesh.deploy.statements import Kind, Statement
 from snowmesh.manifest.model import Mesh

@@ -31,7 +31,8 @@ def _name(quoted: str) -> str:
 
 def served_statements(mesh: Mesh, today: date | None = None) -> list[Statement]:
     """The plan plus what publishing every product runs: where tags and policies are rendered."""
-    from snowmesh.deploy.plan import build_plan, publish_sent
+    from snowmesh.deploy.plan import build_plan
+    from snowmesh.deploy.procedure_rights import publish_sent
 
     plan = build_plan(mesh, local=False, today=today)
     return [*plan.statements, *publish_sent(mesh, today or date.today())]

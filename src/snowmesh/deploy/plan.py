@@ -200,72 +200,6 @@ def _consumer_grants(plan: Plan, mesh: Mesh, d: Domain) -> None:
             plan.add(r.grant_database_role(db, role, to_role=fr), **tf)
 
 
-def publish_statements(mesh: Mesh, p: Product, *, local: bool = False, today: date | None = None) -> list[Statement]:
-    """What ``p``'s PUBLISH sends (its own code, governance.publish.publish_statements, on the registry
-    row snowmesh.catalog writes), as the procedure's owner: the domain's engineer. ``local``: the
-    walker's variant of the same code. Never deployed: the proofs check it as what PUBLISH does."""
-    from governance.publish import publish_statements as procedure_statements
-    from snowmesh.catalog import registry_entry_of
-
-    today = today or date.today()
-    d = mesh.domain(p.domain)
-    out = []
-    for sql in procedure_statements(registry_entry_of(mesh, p, today), local=local, today=today,
-                                    run_id="<validation run>"):
-        kind, name = _publish_kind(sql)
-        out.append(Statement(kind, name, sql, d.name, sender=d.engineer_role))
-    return out
-
-
-def publish_sent(mesh: Mesh, today: date) -> list[Statement]:
-    """Every product's :func:`publish_statements` (real account)."""
-    return [s for p in mesh.products for s in publish_statements(mesh, p, today=today)]
-
-
-def _publish_kind(sql: str) -> tuple[Kind, str]:
-    words = sql.split(" ")
-    if sql in ("BEGIN", "COMMIT") or sql.startswith("DROP TABLE IF EXISTS "):  # the local promote
-        return Kind.TABLE, words[-1].replace('"', "") if sql.startswith("DROP") else sql
-    if sql.startswith("GRANT "):
-        return Kind.GRANT, sql.split(" ON VIEW ", 1)[1].split(" ", 1)[0].replace('"', "")
-    if sql.startswith("ALTER VIEW "):
-        return Kind.TAG, words[2].replace('"', "")
-    if sql.startswith("INSERT INTO "):
-        return Kind.INSERT, words[2].replace('"', "")
-    if sql.startswith("CREATE OR REPLACE SECURE VIEW "):
-        return Kind.VIEW, words[5].replace('"', "")
-    # The promote: CREATE OR REPLACE TABLE <name> CLONE ... (locally CREATE TABLE <name> CLONE ...).
-    return Kind.TABLE, (words[4] if sql.startswith("CREATE OR REPLACE") else words[2]).replace('"', "")
-
-
-def publish_grants(mesh: Mesh, today: date) -> list[Statement]:
-    """The consumers' SELECT grants of every product's PUBLISH: the managed-access PRODUCTS schema's
-    owner, the domain's engineer, sends them."""
-    return [s for s in publish_sent(mesh, today) if s.kind == Kind.GRANT]
-
-
-def _triggers(plan: Plan, mesh: Mesh, d: Domain) -> None:
-    """What lets ``d``'s graph run after its producers publish (snowmesh.pipeline.triggers): SELECT on
-    each producer's PUBLICATIONS view for ``d``'s consumer role, ``d``'s stream on it, and the table
-    its triggered root consumes the streams into."""
-    from snowmesh.pipeline import triggers
-
-    ups = triggers.producers(mesh, d)
-    if not ups:
-        return
-    for p in ups:
-        g = r.grant_on(["SELECT"], "VIEW", list(triggers.publications_view(p)), consumer_role(d.name),
-                       database_role_of=p.database)
-        plan.add(g, domain=p.name, sender=GRANTS_ROLE)
-    own = {"domain": d.name, "sender": d.engineer_role}
-    plan.add(r.table(d.database, STAGING, triggers.SEEN_TABLE, [f"{ident(c)} {t}" for c, t in triggers.SEEN_COLUMNS],
-                     comment="Publications of the producers that this domain graph ran after (its triggered root appends)"),
-             **own)
-    for p in ups:
-        plan.add(r.stream_on_view(*triggers.stream(d, p), triggers.publications_view(p),
-                                  comment=f"Publications of {p.name}: triggers the {d.name} pipeline"), **own)
-
-
 def source_tables(d: Domain, s: Source) -> list[Statement]:
     db = d.database
     landing = [r.column_def(c, typed=False) for c in s.columns]
@@ -390,6 +324,8 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     leaves those to Terraform.
     """
     from snowmesh import policies, versions
+    from snowmesh.deploy.procedure_rights import procedure_grants, procedure_owners, publish_grants
+    from snowmesh.pipeline import triggers
 
     today = today or date.today()
     retiring = versions.check_retirements(mesh, today)  # fails before anything is rendered or run
@@ -413,8 +349,8 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     from snowmesh import federation_export
 
     federation_export.add_to_plan(plan, mesh, local=local)
-    for d in mesh.domains:
-        _triggers(plan, mesh, d)
+    for d in mesh.domains:  # what lets a consumer run after its producers publish
+        plan.add(triggers.plan_statements(mesh, d))
     plan.publish_grants = publish_grants(mesh, today)
     for v in retiring:
         plan.add(_retire(mesh, v), domain=v.product.domain, sender=GRANTS_ROLE)
@@ -425,73 +361,15 @@ def build_plan(mesh: Mesh, *, local: bool, role_arn: str = "arn:aws:iam::0000000
     return plan
 
 
-def procedure_grants(mesh: Mesh) -> list[Statement]:
-    """USAGE on the procedures analysts CALL, to the <DOMAIN>_ANALYST role of each allowed caller.
-
-    Names, signatures and callers come from snowflake.yml's source (project_file.procedure_specs),
-    so a grant names exactly the overload that is shipped. Pipeline procedures (builds, ingest,
-    validate, publish, the DAG-run record) get no grant: the task graph runs them as the tasks'
-    owner. A governance procedure also needs USAGE on GOVERNANCE_DB and its schema, which no
-    analyst otherwise holds; those grant no access to the tables inside.
-    """
-    from snowmesh.deploy.project_file import procedure_specs  # project_file imports this module
-
-    out: list[Statement] = []
-    governance: list[Statement] = []
-    for spec in procedure_specs(mesh):
-        for caller in spec.callers:
-            role = mesh.domain(caller).analyst_role
-            if spec.database == GOVERNANCE_DB:
-                for g in (r.grant_on(["USAGE"], "DATABASE", [GOVERNANCE_DB], role),
-                          r.grant_on(["USAGE"], "SCHEMA", [GOVERNANCE_DB, spec.schema], role)):
-                    if g not in governance:
-                        governance.append(g)
-            g = r.grant_on(["USAGE"], "PROCEDURE", [spec.database, spec.schema, spec.name], role,
-                           arg_types=spec.arg_types)
-            out.append(replace(g, domain=spec.domain or "", sender=GRANTS_ROLE))
-    governance = [replace(g, sender=GRANTS_ROLE) for g in governance]
-    return [*governance, *out]
-
-
-def procedure_owner(spec) -> str:  # spec: project_file.ProcedureSpec (lazy import, no cycle)
-    """A domain's procedures are its engineer's (owner's rights = the domain's rights); the
-    governance procedures are the governance role's."""
-    from snowmesh.deploy.project_file import ProcedureSpec
-
-    assert isinstance(spec, ProcedureSpec)
-    return f"{spec.domain}_ENGINEER" if spec.domain else GOVERNANCE_ROLE
-
-
-def procedure_owners(mesh: Mesh) -> list[Statement]:
-    """GRANT OWNERSHIP of every shipped procedure to its owner. `snow snowpark deploy` creates the
-    procedures as the connection's role and cannot pick an owner per entity; ownership is then
-    transferred here, before the USAGE grants (a transfer with outbound grants would need
-    COPY CURRENT GRANTS). In a managed-access schema a transfer is the schema owner's or MANAGE
-    GRANTS' (https://docs.snowflake.com/en/sql-reference/sql/grant-ownership)."""
-    from snowmesh.deploy.project_file import procedure_specs
-
-    out = []
-    for spec in procedure_specs(mesh):
-        g = r.grant_on(["OWNERSHIP"], "PROCEDURE", [spec.database, spec.schema, spec.name], procedure_owner(spec),
-                       arg_types=spec.arg_types)
-        out.append(replace(g, domain=spec.domain or "", sender=GRANTS_ROLE))
-    return out
-
-
 def _retire(mesh: Mesh, v) -> list[Statement]:  # v: versions.Version (lazy import, no cycle)
     """Revoke consumers' SELECT on an expired version, then drop its view."""
     d = mesh.domain(v.product.domain)
     view = [d.database, PRODUCTS, v.view]
     out = [replace(r.revoke_on(["SELECT"], "VIEW", view, [d.database, consumer_role(c)]), sender=GRANTS_ROLE)
            for c in v.product.consumers]
+    from snowmesh.deploy.procedure_rights import view_owner
+
     return [*out, replace(r.drop_view(*view), sender=view_owner(d))]
 
 
-def view_owner(d: Domain) -> str:
-    """Who owns a published view and the table behind it: the role the domain's PUBLISH runs as,
-    its owner, the domain's engineer (procedure_owner)."""
-    return d.engineer_role
-
-
-__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "procedure_grants", "publish_grants", "publish_sent",
-           "publish_statements"]
+__all__ = ["GOVERNANCE_DB", "STAGING", "Plan", "build_plan", "to_send"]

@@ -62,7 +62,7 @@ APP_ARTIFACTS = (
 )
 
 
-# Who may CALL a procedure (USAGE, rendered by snowmesh.deploy.plan.procedure_grants).
+# Who may CALL a procedure (USAGE, rendered by snowmesh.deploy.procedure_rights.procedure_grants).
 PIPELINE = "pipeline"  # nobody: the domain's task graph runs it as the tasks' owner
 READERS = "readers"  # the analyst role of every domain that can read all of the handler's INPUTS views
 EVERY_ANALYST = "every-analyst"  # every domain's analyst role

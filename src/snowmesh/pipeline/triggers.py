@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from governance.publish import PUBLICATIONS_COLUMNS, PUBLICATIONS_VIEW
 from governance.sql import fqn, ident, literal
+from snowmesh.deploy.statements import Statement
 from snowmesh.manifest.model import PRODUCTS, STAGING, Domain, Mesh
 
 SEEN_TABLE = "PUBLICATIONS_SEEN"
@@ -60,6 +61,32 @@ def root_definition(mesh: Mesh, d: Domain) -> str:
     selects = [f"SELECT {literal(p.name)}, {picked}, SYSDATE() FROM {fqn(*stream(d, p))} "
                "WHERE METADATA$ACTION = 'INSERT'" for p in producers(mesh, d)]
     return f"INSERT INTO {fqn(d.database, STAGING, SEEN_TABLE)} ({cols}) " + " UNION ALL ".join(selects)
+
+
+def plan_statements(mesh: Mesh, d: Domain) -> list[Statement]:
+    """What the deploy creates so ``d``'s graph runs after its producers publish, each with its sender:
+    SELECT on every producer's PUBLICATIONS view for ``d``'s consumer role (the grants role: managed
+    access), the table ``d``'s triggered root consumes the streams into, and one stream per producer
+    (``d``'s engineer: CREATE STREAM on its STAGING, SELECT on the view through that role)."""
+    from dataclasses import replace
+
+    from governance.publish import consumer_role
+    from snowmesh.deploy import render as r
+    from snowmesh.deploy.plan import GRANTS_ROLE
+
+    ups = producers(mesh, d)
+    if not ups:
+        return []
+    out = [replace(r.grant_on(["SELECT"], "VIEW", list(publications_view(p)), consumer_role(d.name),
+                              database_role_of=p.database), domain=p.name, sender=GRANTS_ROLE) for p in ups]
+    own = {"domain": d.name, "sender": d.engineer_role}
+    seen = r.table(d.database, STAGING, SEEN_TABLE, [f"{ident(c)} {t}" for c, t in SEEN_COLUMNS],
+                   comment="Publications of the producers that this domain graph ran after (its triggered root appends)")
+    out.append(replace(seen, **own))
+    out += [replace(r.stream_on_view(*stream(d, p), publications_view(p),
+                                     comment=f"Publications of {p.name}: triggers the {d.name} pipeline"), **own)
+            for p in ups]
+    return out
 
 
 def not_triggered(mesh: Mesh, d: Domain, published: set[str]) -> str | None:
