@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from snowmesh.console import SilentReporter
+
 
 def vm_rss_bytes(pid: int) -> int:
     """A process's resident memory now (VmRSS); 0 if it is gone."""
@@ -81,7 +83,7 @@ class MemWatch:
             return {step: dict(p) for step, p in self._peaks.items() if step != "(between steps)"}
 
 
-class StepReporter:
+class StepReporter(SilentReporter):
     """A silent Reporter that moves ``watch`` to the next step at each task of a task graph.
 
     ``walk_mesh`` opens one progress bar per graph and advances it once per finished task, in
@@ -90,14 +92,8 @@ class StepReporter:
     """
 
     def __init__(self, watch: MemWatch, graphs: set[str]) -> None:
+        super().__init__()
         self.watch, self.graphs = watch, graphs
-        self.messages: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
-
-    def warn(self, message: str) -> None:
-        self.messages.append("WARNING: " + message)
 
     @contextmanager
     def progress(self, description: str, total: int | None = None) -> Iterator:
