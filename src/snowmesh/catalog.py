@@ -15,7 +15,7 @@ from datetime import date
 from governance.product_health import REGISTRY_COLUMNS, REGISTRY_TABLE, registry_ddl
 from governance.publish import PUBLISH_COLUMNS, RegistryEntry, Served, served_from_json
 from governance.sql import fqn, literal, split_fqn
-from snowmesh.manifest.model import PRODUCTS, Mesh
+from snowmesh.manifest.model import PRODUCTS, Mesh, Product
 from snowmesh.target import Target
 
 
@@ -31,29 +31,29 @@ class RegistryRow:
     contract: str  # the contract JSON itself
 
 
+def registry_row(mesh: Mesh, p: Product) -> RegistryRow:
+    """``p``'s row. Owner, version and status are the contract's."""
+    text = (mesh.root / p.contract).read_text()
+    meta = json.loads(text).get("x-product", {})
+    d = mesh.domain(p.domain)
+    return RegistryRow(
+        domain=p.domain,
+        product=p.name,
+        owner=str(meta.get("owner") or d.owner),
+        version=str(meta.get("version") or f"{p.major}.0.0"),
+        status=str(meta.get("status") or "active"),
+        view_name=f"{d.database}.{PRODUCTS}.{p.view}",
+        consumers=",".join(p.consumers),
+        contract=text,
+    )
+
+
 def registry_rows(mesh: Mesh) -> list[RegistryRow]:
-    """One row per product, in manifest order. Owner, version and status are the contract's."""
-    rows = []
-    for p in mesh.products:
-        text = (mesh.root / p.contract).read_text()
-        meta = json.loads(text).get("x-product", {})
-        d = mesh.domain(p.domain)
-        rows.append(
-            RegistryRow(
-                domain=p.domain,
-                product=p.name,
-                owner=str(meta.get("owner") or d.owner),
-                version=str(meta.get("version") or f"{p.major}.0.0"),
-                status=str(meta.get("status") or "active"),
-                view_name=f"{d.database}.{PRODUCTS}.{p.view}",
-                consumers=",".join(p.consumers),
-                contract=text,
-            )
-        )
-    return rows
+    """One row per product, in manifest order."""
+    return [registry_row(mesh, p) for p in mesh.products]
 
 
-def served_versions(mesh: Mesh, p, today: date | None = None) -> str:  # p: Product
+def served_versions(mesh: Mesh, p: Product, today: date | None = None) -> str:
     """SERVED_VERSIONS of ``p``'s registry row: its older majors still inside their deprecation
     window, as JSON; PUBLISH serves each while its date has not passed (governance.publish)."""
     from snowmesh import versions
@@ -66,10 +66,10 @@ def served_versions(mesh: Mesh, p, today: date | None = None) -> str:  # p: Prod
     return json.dumps(served)
 
 
-def registry_entry_of(mesh: Mesh, p, today: date | None = None) -> RegistryEntry:  # p: Product
+def registry_entry_of(mesh: Mesh, p: Product, today: date | None = None) -> RegistryEntry:
     """What PUBLISH reads of ``p``'s registry row, built from the manifests the row is written from
     (the plan renders a publish's grants with it; tests compare both publishes with it)."""
-    row = next(r for r in registry_rows(mesh) if (r.domain, r.product) == (p.domain, p.name))
+    row = registry_row(mesh, p)
     consumers = tuple(c for c in row.consumers.split(",") if c)
     return RegistryEntry(row.domain, row.product, row.version, row.view_name, row.contract, consumers,
                          served_from_json(served_versions(mesh, p, today)))

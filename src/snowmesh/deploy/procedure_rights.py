@@ -88,7 +88,7 @@ def publish_statements(mesh: Mesh, p: Product, *, local: bool = False, today: da
     out = []
     for sql in procedure_statements(registry_entry_of(mesh, p, today), local=local, today=today,
                                     run_id="<validation run>"):
-        kind, name = _publish_kind(sql)
+        kind, name = publish_kind(sql)
         out.append(Statement(kind, name, sql, d.name, sender=d.engineer_role))
     return out
 
@@ -98,7 +98,8 @@ def publish_sent(mesh: Mesh, today: date) -> list[Statement]:
     return [s for p in mesh.products for s in publish_statements(mesh, p, today=today)]
 
 
-def _publish_kind(sql: str) -> tuple[Kind, str]:
+def publish_kind(sql: str) -> tuple[Kind, str]:
+    """(statement kind, object name) of one statement governance.publish renders."""
     words = sql.split(" ")
     if sql in ("BEGIN", "COMMIT") or sql.startswith("DROP TABLE IF EXISTS "):  # the local promote
         return Kind.TABLE, words[-1].replace('"', "") if sql.startswith("DROP") else sql
@@ -126,5 +127,13 @@ def view_owner(d: Domain) -> str:
     return d.engineer_role
 
 
-__all__ = ["procedure_grants", "procedure_owner", "procedure_owners", "publish_grants", "publish_sent",
-           "publish_statements", "view_owner"]
+__all__ = [
+    "procedure_grants",
+    "procedure_owner",
+    "procedure_owners",
+    "publish_grants",
+    "publish_kind",
+    "publish_sent",
+    "publish_statements",
+    "view_owner",
+]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from governance.sql import fqn
 from snowmesh.console import Reporter
-from snowmesh.deploy.statements import Kind, Statement
+from snowmesh.deploy.statements import Statement
 from snowmesh.handlers import import_handler
 from snowmesh.ingest import SourceLoad, ingest_domain
 from snowmesh.manifest.model import PRODUCTS, STAGING, Mesh, Product
@@ -103,10 +103,6 @@ def run_publish(target: Target, mesh: Mesh, p: Product, reporter: Reporter, outc
 def record_rendered(target: Target, p: Product, statements: tuple[str, ...]) -> None:
     """Record a local publish's tags and grants in the local account's catalog (deploy.apply.record)."""
     from snowmesh.deploy.apply import record
+    from snowmesh.deploy.procedure_rights import publish_kind
 
-    def row(sql: str) -> Statement:
-        grant = sql.startswith("GRANT ")
-        name = sql.split(" ON VIEW ", 1)[1].split(" ", 1)[0] if grant else sql.split(" ")[2]
-        return Statement(Kind.GRANT if grant else Kind.TAG, name.replace('"', ""), sql, p.domain)
-
-    record(target, [row(sql) for sql in statements])
+    record(target, [Statement(*publish_kind(sql), sql, p.domain) for sql in statements])
