@@ -223,3 +223,33 @@ def test_two_runs_at_once(tmp_path: Path, root: Path, monkeypatch) -> None:
                        'SUM(IFF("SOURCE" = \'AD_CLICKS\', "ROWS_LOADED", 0)) FROM "MARKETING_DB"."RAW"."INGESTED_FILES"')[0]
         assert ledger[0] == ledger[1] and ledger[2] == raw[0]
         assert t.sql('SELECT COUNT(*) FROM "MARKETING_DB"."PRODUCTS"."AD_CLICKS_V1"')[0][0] == raw[0]
+
+
+def test_a_stray_connector_thread_finding_the_servers_gone_prints_no_traceback(monkeypatch) -> None:
+    """Ctrl-C mid-statement leaves the connector's cancel-query timer thread behind; when it finds the
+    stopped servers gone it must not print a traceback after the run's one line -- any other error
+    in a thread still reaches the usual hook."""
+    import threading
+
+    from snowmesh import target
+    from snowmesh.errors import LocalAccountError
+
+    reported: list[BaseException] = []
+    monkeypatch.setattr(target, "_default_excepthook", lambda args: reported.append(args.exc_value))
+
+    def raising(exc: BaseException) -> None:
+        def run() -> None:
+            raise exc
+        t = threading.Thread(target=run)
+        previous, threading.excepthook = threading.excepthook, target._quiet_gone
+        try:
+            t.start()
+            t.join()
+        finally:
+            threading.excepthook = previous
+
+    raising(LocalAccountError("the local Snowflake server stopped answering"))
+    assert reported == []
+    bug = ValueError("a real bug")
+    raising(bug)
+    assert reported == [bug]

@@ -251,6 +251,17 @@ class Terminated(SystemExit):
     lock released) before the process exits with 143, as a shell reports a SIGTERM."""
 
 
+_default_excepthook = threading.excepthook
+
+
+def _quiet_gone(args: threading.ExceptHookArgs) -> None:
+    """An interrupted statement leaves the connector's cancel-query timer thread behind; once the
+    command has stopped its servers, that thread finds them gone. The main thread reports the
+    interruption once; the thread's traceback would only repeat it. Anything else is printed."""
+    if not isinstance(args.exc_value, LocalAccountError):
+        _default_excepthook(args)
+
+
 @contextmanager
 def _terminate_as_exit() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
@@ -261,6 +272,7 @@ def _terminate_as_exit() -> Iterator[None]:
         raise Terminated(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, handler)
+    threading.excepthook = _quiet_gone  # for the process: the stray thread may outlive this block
     try:
         yield
     finally:
