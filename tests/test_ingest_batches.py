@@ -9,6 +9,7 @@ nothing. The source lives in a database of its own on the session's local accoun
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 
 import pytest
@@ -66,3 +67,54 @@ def test_every_file_its_own_batch_loads_exactly_once(batches, monkeypatch) -> No
 
     again = ingest_source(t, d, SOURCE, SilentReporter())
     assert (again.files_new, again.files_skipped, again.rows_landed) == (0, len(FILES), 0)
+
+
+def test_the_next_batch_is_packed_while_this_one_loads_and_a_failure_packs_no_further(mesh_run, monkeypatch) -> None:
+    """Locally the client's half of batch k+1 (download, screen, write) overlaps batch k's SQL:
+    one batch ahead and no more, so a failure at batch 2 never packs batch 4, loads nothing of
+    batch 2, and leaves no batch file behind."""
+    import threading
+
+    import snowmesh.ingest as local
+    from snowmesh.errors import StepFailed
+    from snowmesh.local import servers
+
+    source = dataclasses.replace(SOURCE, name="TOCKS", prefix="tocks")
+    t, d = deploy_scratch_domain(mesh_run, "PREFETCH", "PREFETCH_DB", "mesh-prefetch-landing", source)
+    keys = [f"tocks/dt=2026-04-0{i}/part-00000.csv.gz" for i in range(1, 6)]
+    for k in keys:
+        t.s3.put_object(Bucket=d.bucket, Key=k, Body=gzip.compress(f"ID,AMOUNT\n{k[-20:]},1.00\n".encode()))
+    packed: list[str] = []
+    ahead_at_load: list[list[str]] = []
+    second_packing = threading.Event()
+    real_pack, real_load = local.pack, local._local_load
+
+    def pack(target, dom, spec, names, folder, advance):
+        packed.append(names[0])
+        if names == [keys[1]]:
+            second_packing.set()
+        return real_pack(target, dom, spec, names, folder, advance)
+
+    def load(target, dom, spec, p):
+        ahead_at_load.append(sorted(p.shipped))
+        if p.shipped == [keys[0]]:  # batch 2's packing starts while batch 1 is still loading
+            assert second_packing.wait(10)
+        if p.shipped == [keys[1]]:
+            raise StepFailed("batch 2 fails")
+        return real_load(target, dom, spec, p)
+
+    monkeypatch.setattr(shared, "BATCH_MAX_BYTES", 1)
+    monkeypatch.setattr(local, "pack", pack)
+    monkeypatch.setattr(local, "_local_load", load)
+    def batch_files() -> set:  # ours: not fakesnow's stage folders
+        return {f for f in (servers.state_dir(t.root) / "tmp").rglob("batch-*.csv.gz") if "fakesnow_bucket" not in str(f)}
+
+    before = batch_files()
+    with pytest.raises(StepFailed, match="batch 2 fails"):
+        local.ingest_source(t, d, source, SilentReporter())
+
+    assert ahead_at_load == [[keys[0]], [keys[1]]]
+    assert packed[:2] == keys[:2] and keys[3] not in packed  # batch 3 at most (queued during batch 2)
+    ledger = [r[0] for r in t.sql('SELECT "FILE_NAME" FROM "PREFETCH_DB"."RAW"."INGESTED_FILES"')]
+    assert ledger == [keys[0]]  # batch 1 committed, batch 2 rolled back
+    assert batch_files() == before

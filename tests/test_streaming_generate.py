@@ -141,3 +141,35 @@ def test_load_batches_are_bounded_by_bytes_and_by_files():
     unknown = [shared.StagedFile(f"u{i}") for i in range(shared.COPY_FILES_MAX + 1)]
     assert [len(b) for b in shared.batches(unknown, max_bytes=1)] == [shared.COPY_FILES_MAX, 1]
     assert shared.batches([], max_bytes=1) == []
+
+
+def test_uploads_run_behind_the_text_in_order_and_a_failed_upload_stops_the_landing():
+    """``land`` stores files from a thread of its own, at most two behind: the landed list and the
+    progress are still in file order, and a failed put is raised, not lost in the thread."""
+    from snowmesh.generate import land
+
+    mesh = load_mesh(FOUR)
+    by_files = {d.name: generate_domain(mesh, d.name, 2_000, seed=3, days=7) for d in mesh.domains}
+    data = max(by_files.values(), key=lambda g: sum(len(s.partitions) for s in g.values()))  # the most files
+    expected = [meta.key for meta, _ in encode(data)]
+    assert len(expected) >= 6
+
+    class Store:
+        def __init__(self, fail_at: int | None = None) -> None:
+            self.keys: list[str] = []
+            self.fail_at = fail_at
+
+        def put_object(self, Bucket: str, Key: str, Body: bytes, ContentType: str) -> None:  # boto3's names
+            if len(self.keys) == self.fail_at:
+                raise OSError(f"store refused {Key}")
+            self.keys.append(Key)
+
+    store, seen = Store(), []
+    landed = land(data, store, "bucket", progress=seen.append)
+    assert [f.key for f in landed] == store.keys == expected
+    assert seen == [f.rows for f in landed]
+
+    failing = Store(fail_at=3)
+    with pytest.raises(OSError, match=f"store refused {expected[3]}"):
+        land(data, failing, "bucket")
+    assert failing.keys == expected[:3]

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ LOCAL_SOCKET_TIMEOUT_S = 900
 LOCAL_REGION = "us-east-1"
 # Test hooks (tests/test_crash_sweep.py): stop the process with os._exit(137) right after the
 # N-th statement ("N", or "N:REGEX" for the N-th statement matching REGEX), and append each
-# statement's number and first line to a trace file. Read once per connection; unset, they cost
+# statement's number, wall seconds and first line to a trace file (where a slow step's time goes). Read once per connection; unset, they cost
 # one integer increment per statement.
 KILL_ENV, TRACE_ENV = "SNOWMESH_TEST_KILL_AFTER", "SNOWMESH_TEST_TRACE"
 
@@ -60,14 +61,14 @@ class _Hooks:
         self.pattern = re.compile(pattern, re.IGNORECASE | re.DOTALL) if pattern else None
         self.trace = os.environ.get(TRACE_ENV)
 
-    def done(self, statement: str) -> None:
+    def done(self, statement: str, seconds: float) -> None:
         self.count += 1
         if self.trace is None and self.kill_after is None:
             return
         flat = " ".join(statement.split())  # REGEX and the trace see one line, blanks collapsed
         if self.trace:
             with open(self.trace, "a") as f:
-                f.write(f"{self.count}\t{flat[:160]}\n")
+                f.write(f"{self.count}\t{seconds:.3f}\t{flat[:160]}\n")
         if self.kill_after is None:
             return
         if self.pattern is None or self.pattern.search(flat):
@@ -87,12 +88,13 @@ class MeshCursor(SnowflakeCursor):
     def _counted(self, run: Callable[[], Any], statement: str) -> Any:
         depth = getattr(_depth, "n", 0)
         _depth.n = depth + 1
+        start = time.perf_counter()
         try:
             return run()
         finally:
             _depth.n = depth
             if depth == 0:
-                _hooks.done(statement)
+                _hooks.done(statement, time.perf_counter() - start)
 
     def execute(self, command: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         return self._counted(lambda: super(MeshCursor, self).execute(command, *args, **kwargs), command)
@@ -152,6 +154,13 @@ class Target:
             from governance.sql import ident
 
             self.sql(f"USE ROLE {ident(role)}")
+
+    def expect_load(self, nbytes: int) -> None:
+        """A load of ``nbytes`` of files is about to run: the local engine sizes its memory for it
+        (snowmesh.local.fakesnow_server, "The limit follows the data"). A real warehouse's size is
+        Terraform's (the domain's warehouse), never changed by a run."""
+        if self.servers is not None:
+            servers.expect_load(self.servers.snowflake, nbytes)
 
     def gone(self) -> servers.Server | None:
         """A local server whose process has died, if any."""

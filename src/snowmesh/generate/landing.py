@@ -71,10 +71,13 @@ def _lines(table: pa.Table) -> tuple[pa.Buffer, np.ndarray]:
     cols = [c.combine_chunks() for c in table.columns]
     if any(c.null_count for c in cols):
         raise ValueError("generated tables use '' for empty fields, never null")
-    line = pc.binary_join_element_wise(*[_field(c) for c in cols], ",")
-    line = pc.binary_join_element_wise(line, pa.scalar("\n"), "").cast(pa.large_string())
+    fields = [_field(c) for c in cols]
+    # The newline joins the last field (one column's copy), not the whole line (a second copy of it).
+    fields[-1] = pc.binary_join_element_wise(fields[-1], pa.scalar("\n"), "")
+    line = pc.binary_join_element_wise(*fields, ",")
     _, offsets, data = line.buffers()
-    return data, np.frombuffer(offsets, dtype=np.int64)[line.offset : line.offset + len(line) + 1]
+    width = np.int64 if pa.types.is_large_string(line.type) or pa.types.is_large_binary(line.type) else np.int32
+    return data, np.frombuffer(offsets, dtype=width)[line.offset : line.offset + len(line) + 1].astype(np.int64)
 
 
 def _gzip(parts: list[bytes | pa.Buffer]) -> bytes:
@@ -125,13 +128,28 @@ def land(
     bucket: str,
     progress: Callable[[int], None] | None = None,
 ) -> list[LandedFile]:
-    """Put every file into ``bucket`` (which must exist) with ``s3_client.put_object``."""
-    landed = []
-    for meta, body in encode(files_by_source):
-        s3_client.put_object(Bucket=bucket, Key=meta.key, Body=body, ContentType="application/gzip")
+    """Put every file into ``bucket`` (which must exist) with ``s3_client.put_object``.
+
+    The uploads run in a thread of their own (boto3's clients are thread-safe), at most two
+    behind, so the next file's text is built while the store takes the last one."""
+    landed: list[LandedFile] = []
+    uploads: deque[tuple[LandedFile, Future[Any]]] = deque()
+
+    def stored() -> None:
+        meta, fut = uploads.popleft()
+        fut.result()
         landed.append(meta)
         if progress is not None:
             progress(meta.rows)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for meta, body in encode(files_by_source):
+            uploads.append((meta, pool.submit(s3_client.put_object, Bucket=bucket, Key=meta.key, Body=body,
+                                              ContentType="application/gzip")))
+            if len(uploads) > 2:
+                stored()
+        while uploads:
+            stored()
     return landed
 
 

@@ -145,6 +145,19 @@ def _answers(server: Server, timeout: float = 2.0) -> bool:
     return reply is not None and (server.name != "fakesnow" or reply[0] == 200)
 
 
+def expect_load(server: Server, nbytes: int) -> None:
+    """Tell fakesnow a load of ``nbytes`` (gzip) is coming, so it sizes its memory for it.
+
+    Best effort: the load runs the same either way, and an old server without the route is fine."""
+    req = urllib.request.Request(server.url + "/snowmesh/expect-load", data=json.dumps({"bytes": int(nbytes)}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=PROBE_TIMEOUT_S):
+            pass
+    except (OSError, ValueError):
+        pass
+
+
 def health(server: Server) -> str | None:
     """None when fakesnow is healthy, else why it is not (it then needs a restart)."""
     reply = _get(server.url + "/snowmesh/health", PROBE_TIMEOUT_S)
