@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from snowmesh.console import SilentReporter
-from snowmesh.local import lock, servers
+from snowmesh.local import lock, probes, servers
 from snowmesh.local.lock import pid_alive
 
 
@@ -149,7 +149,7 @@ def test_a_wedged_server_is_detected_and_restarted(tmp_path: Path, root: Path, m
         client = subprocess.run([sys.executable, "-c", KILL_IN_TRANSACTION, str(root)], env=dict(os.environ),
                                 capture_output=True, text=True, timeout=120, check=False)
         assert client.returncode == 137, client.stderr
-        problem = servers.health(up.snowflake)
+        problem = probes.health(up.snowflake)
         assert problem is not None and "open transaction" in problem and "gone" in problem, problem
         # Without the restart the dead transaction blocks writes to its rows (the "Conflict").
         stuck = _local(root, up)
@@ -168,7 +168,7 @@ def test_a_wedged_server_is_detected_and_restarted(tmp_path: Path, root: Path, m
             assert t.sql('SELECT COUNT(*) FROM "WEDGE_DB"."S"."T"')[0][0] == 2
             t.sql('DELETE FROM "WEDGE_DB"."S"."T" WHERE "X" = 1')
             assert t.sql('SELECT SUM("X") FROM "WEDGE_DB"."S"."T"')[0][0] == 2
-        assert servers.health(servers.running(root).snowflake) is None  # `mesh up` keeps them, healthy
+        assert probes.health(servers.running(root).snowflake) is None  # `mesh up` keeps them, healthy
     finally:
         servers.stop(root)
     assert not pid_alive(up.s3.pid)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from snowmesh.local import fakesnow_server as fs
-from snowmesh.local.servers import free_port
+from snowmesh.local.probes import free_port
 
 MB = 10**6
 

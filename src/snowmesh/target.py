@@ -28,7 +28,7 @@ from snowflake.snowpark import Session
 
 from snowmesh.console import Reporter
 from snowmesh.errors import ConnectionConfigError, LocalAccountError
-from snowmesh.local import servers
+from snowmesh.local import probes, servers
 from snowmesh.local.fakesnow_server import CLIENT_PID
 
 # A server-side 500 otherwise makes the connector retry for ~10 minutes (EMULATION.md).
@@ -118,7 +118,7 @@ def _gone_backoff(server: servers.Server) -> Callable[[], Iterator[int]]:
     def policy() -> Iterator[int]:
         yield 1  # taken when the request starts, before any failure
         while True:
-            if not servers.alive(server):
+            if not probes.alive(server):
                 raise LocalAccountError(f"{server.describe()} stopped answering", hint=_RESTART_HINT)
             yield 1
 
@@ -160,13 +160,13 @@ class Target:
         (snowmesh.local.fakesnow_server, "The limit follows the data"). A real warehouse's size is
         Terraform's (the domain's warehouse), never changed by a run."""
         if self.servers is not None:
-            servers.expect_load(self.servers.snowflake, nbytes)
+            probes.expect_load(self.servers.snowflake, nbytes)
 
     def gone(self) -> servers.Server | None:
         """A local server whose process has died, if any."""
         if self.servers is None:
             return None
-        return next((s for s in self.servers.all if not servers.alive(s)), None)
+        return next((s for s in self.servers.all if not probes.alive(s)), None)
 
     def fail_if_gone(self) -> None:
         """Turn any failure into one clear line when its cause is a dead local server."""
@@ -182,7 +182,7 @@ class Target:
         # fakesnow lacks, and its exit hook would retry a server we have already stopped
         # (~30 s per command): locally, closing the connection is enough.
         atexit.unregister(self.session._close_at_exit)
-        if self.servers is not None and servers.alive(self.servers.snowflake):
+        if self.servers is not None and probes.alive(self.servers.snowflake):
             try:
                 # fakesnow keeps a session (and its DuckDB transaction) after the client closes:
                 # the connector's logout needs a master token fakesnow never issues. An

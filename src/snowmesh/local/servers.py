@@ -26,12 +26,9 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -42,9 +39,9 @@ from snowmesh.console import Reporter
 from snowmesh.errors import LocalAccountError
 from snowmesh.local import lock
 from snowmesh.local.lock import pid_alive
+from snowmesh.local.probes import PROBE_TIMEOUT_S, alive, answers, free_port, health, ours, port_open
 
 READY_TIMEOUT_S = 30.0
-PROBE_TIMEOUT_S = 10.0  # the health probe: a server that cannot answer SELECT 1 in this is wedged
 STATE_ENV = "SNOWMESH_SERVER_STATE"  # set in each server's environment: finds leftovers of a folder
 LABELS = {"fakesnow": "Snowflake", "moto": "S3"}
 # Open targets of this process per state folder: a target opened inside another one (a test
@@ -98,81 +95,6 @@ def db_dir(root: Path) -> Path:
 
 def _state_file(root: Path) -> Path:
     return state_dir(root) / "servers.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
-
-
-def _ours(server: Server) -> bool:
-    """Only stop a PID that is still the server we started (PIDs get reused)."""
-    try:
-        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return pid_alive(server.pid)
-    return ("fakesnow" in cmdline or "moto" in cmdline) and pid_alive(server.pid)
-
-
-def alive(server: Server) -> bool:
-    """The process is still there and its port still accepts connections."""
-    return _ours(server) and _port_open(server.port)
-
-
-def _get(url: str, timeout: float) -> tuple[int, bytes] | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-    except (OSError, ValueError):
-        return None
-
-
-def _answers(server: Server, timeout: float = 2.0) -> bool:
-    """An HTTP answer, not just an open port: fakesnow's health route, any reply from moto."""
-    path = "/snowmesh/health" if server.name == "fakesnow" else "/"
-    reply = _get(server.url + path, timeout)
-    return reply is not None and (server.name != "fakesnow" or reply[0] == 200)
-
-
-def expect_load(server: Server, nbytes: int) -> None:
-    """Tell fakesnow a load of ``nbytes`` (gzip) is coming, so it sizes its memory for it.
-
-    Best effort: the load runs the same either way, and an old server without the route is fine."""
-    req = urllib.request.Request(server.url + "/snowmesh/expect-load", data=json.dumps({"bytes": int(nbytes)}).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=PROBE_TIMEOUT_S):
-            pass
-    except (OSError, ValueError):
-        pass
-
-
-def health(server: Server) -> str | None:
-    """None when fakesnow is healthy, else why it is not (it then needs a restart)."""
-    reply = _get(server.url + "/snowmesh/health", PROBE_TIMEOUT_S)
-    if reply is None:
-        return f"did not answer its health probe within {PROBE_TIMEOUT_S:.0f} s"
-    if reply[0] != 200:
-        return f"failed its health probe (HTTP {reply[0]})"
-    try:
-        sessions = json.loads(reply[1])["sessions"]
-    except (ValueError, KeyError):
-        return "gave an unreadable health probe answer"
-    dead = sorted({s["client_pid"] for s in sessions if s["client_alive"] is False and s["in_transaction"]})
-    if dead:
-        return "holds an open transaction of a process that is gone (pid " + ", ".join(map(str, dead)) + ")"
-    return None
 
 
 def _read(root: Path) -> LocalServers | None:
@@ -237,7 +159,7 @@ def _spawn(name: str, args: list[str], root: Path, port: int) -> Server:
         if proc.poll() is not None:
             raise LocalAccountError(f"the local {name} server exited with code {proc.returncode} while starting",
                                     hint=f"see {logs / (name + '.log')}")
-        if _port_open(port) and _answers(server):
+        if port_open(port) and answers(server):
             return server
         time.sleep(0.1)
     _terminate(server)
@@ -257,7 +179,7 @@ def _spawn_moto(root: Path) -> Server:
 
 def _terminate(server: Server) -> None:
     """SIGTERM the server's process group, SIGKILL after 5 s; returns once the PID is gone."""
-    if not _ours(server):
+    if not ours(server):
         return
     for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
@@ -292,10 +214,10 @@ def _stop_unlocked(root: Path) -> bool:
     stopped = False
     if srv is not None:
         for s in srv.all:
-            if _ours(s):
+            if ours(s):
                 _terminate(s)
                 stopped = True
-        left = [s.describe() for s in srv.all if _ours(s)]
+        left = [s.describe() for s in srv.all if ours(s)]
         if left:  # the record stays while its processes do
             raise LocalAccountError("could not stop " + ", ".join(left), hint="kill it by hand, then mesh down")
     _state_file(root).unlink(missing_ok=True)
@@ -368,7 +290,7 @@ def _check(root: Path, srv: LocalServers, command: str, keep: bool, reporter: Re
         _note(reporter, f"{srv.snowflake.describe()} {problem}: restarted it (pid {fresh.pid}); "
                         f"committed data in {db_dir(root)} is kept")
         srv = replace(srv, snowflake=fresh)
-    if not _answers(srv.s3, PROBE_TIMEOUT_S) and not busy:
+    if not answers(srv.s3, PROBE_TIMEOUT_S) and not busy:
         _terminate(srv.s3)
         fresh = _spawn_moto(root)
         _note(reporter, f"{srv.s3.describe()} did not answer: restarted it (pid {fresh.pid}); S3 starts empty")
