@@ -66,10 +66,24 @@ def test_dot_is_well_formed(mesh) -> None:
     dot = g.to_dot()
     assert dot.startswith("digraph lineage {") and dot.rstrip().endswith("}")
     assert dot.count("{") == dot.count("}")
-    labels = dict(re.findall(r"^\s+(\w+) \[label=\"([^\"]+)\", shape=\w+\];$", dot, re.MULTILINE))
+    labels = dict(re.findall(r"^\s+(\w+) \[label=\"([^\"]+)\", shape=\w+, fillcolor=\d\];$", dot, re.MULTILINE))
     assert set(labels.values()) == set(g.nodes)
     edges = re.findall(r"^  (\w+) -> (\w+);$", dot, re.MULTILINE)
     assert {(labels[a], labels[b]) for a, b in edges} == expected_edges(mesh)
+
+
+@pytest.mark.parametrize("which", ["repo", "four_domains"])
+def test_dot_gives_each_domain_one_colour_in_manifest_order(mesh, root, which) -> None:
+    g = build_lineage(mesh if which == "repo" else load_mesh(root / "tests" / "fixtures" / "meshes" / which))
+    colour_of: dict[str, str] = {}
+    for cluster in re.findall(r"subgraph cluster_\d+ \{(.*?)\n  \}", g.to_dot(), re.DOTALL):
+        domain, frame = re.search(r'label="([^"]+)"; colorscheme=dark28; color=(\d);', cluster).groups()
+        fills = set(re.findall(r"fillcolor=(\d)\]", cluster))
+        assert fills == {frame}, f"{domain}: nodes filled {fills}, frame {frame}"
+        colour_of[domain] = frame
+    order = list(dict.fromkeys(n.domain for n in g.nodes.values()))
+    assert len(order) >= 2
+    assert list(colour_of) == order and [colour_of[d] for d in order] == [str(i % 8 + 1) for i in range(len(order))]
 
 
 def test_derived_columns_follows_values_not_filters() -> None:

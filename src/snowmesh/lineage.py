@@ -92,12 +92,19 @@ class Lineage:
         return "\n".join(lines) + "\n"
 
     def to_dot(self) -> str:
+        """Graphviz DOT, one cluster and one colour per domain, by its place in the mesh's domain order.
+
+        The colours are Graphviz's own ColorBrewer schemes (dark28 for a domain's frame and name,
+        pastel28 for its nodes' fill: https://graphviz.org/doc/info/colors.html#brewer), so the
+        text names no colour of its own; past eight domains the colours repeat."""
         shapes = {SOURCE: "folder", RAW_TABLE: "box", PRODUCT: "ellipse"}
-        lines = ["digraph lineage {", "  rankdir=LR;"]
+        lines = ["digraph lineage {", "  rankdir=LR;", '  node [colorscheme=pastel28, style=filled];']
         for i, domain in enumerate(dict.fromkeys(n.domain for n in self.nodes.values())):
-            lines.append(f'  subgraph cluster_{i} {{ label="{_dot_escape(domain)}";')
+            colour = i % 8 + 1
+            lines.append(f'  subgraph cluster_{i} {{ label="{_dot_escape(domain)}"; colorscheme=dark28; '
+                         f'color={colour}; fontcolor={colour}; penwidth=2;')
             for n in (n for n in self.nodes.values() if n.domain == domain):
-                lines.append(f'    {n.safe_id} [label="{_dot_escape(n.id)}", shape={shapes[n.kind]}];')
+                lines.append(f'    {n.safe_id} [label="{_dot_escape(n.id)}", shape={shapes[n.kind]}, fillcolor={colour}];')
             lines.append("  }")
         lines += [f"  {self.nodes[e.src].safe_id} -> {self.nodes[e.dst].safe_id};" for e in self.edges]
         lines += [f"  // federated: {v} to {t}" for v, ts in self.federation.items() for t in ts]
