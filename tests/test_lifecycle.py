@@ -231,16 +231,18 @@ def test_a_stray_connector_thread_finding_the_servers_gone_prints_no_traceback(m
     in a thread still reaches the usual hook."""
     import threading
 
+    from snowflake.connector._utils import _TrackedQueryCancellationTimer
+
     from snowmesh import target
     from snowmesh.errors import LocalAccountError
 
     reported: list[BaseException] = []
     monkeypatch.setattr(target, "_default_excepthook", lambda args: reported.append(args.exc_value))
 
-    def raising(exc: BaseException) -> None:
+    def raising(exc: BaseException, timer: bool = False) -> None:
         def run() -> None:
             raise exc
-        t = threading.Thread(target=run)
+        t = _TrackedQueryCancellationTimer(0, run) if timer else threading.Thread(target=run)
         previous, threading.excepthook = threading.excepthook, target._quiet_gone
         try:
             t.start()
@@ -253,3 +255,14 @@ def test_a_stray_connector_thread_finding_the_servers_gone_prints_no_traceback(m
     bug = ValueError("a real bug")
     raising(bug)
     assert reported == [bug]
+    # The connector's cancel timer, firing on a long statement after its server died.
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as refused:
+            raise RuntimeError("max retries exceeded") from refused
+    except RuntimeError as wrapped:
+        raising(wrapped, timer=True)
+    assert reported == [bug]
+    raising(bug, timer=True)  # any other error of that thread is still printed
+    assert reported == [bug, bug]

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import snowflake.connector
 from botocore.config import Config
+from snowflake.connector._utils import _TrackedQueryCancellationTimer
 from snowflake.connector.connection import SnowflakeConnection
 from snowflake.connector.cursor import SnowflakeCursor
 from snowflake.snowpark import Session
@@ -264,11 +265,26 @@ _default_excepthook = threading.excepthook
 
 
 def _quiet_gone(args: threading.ExceptHookArgs) -> None:
-    """An interrupted statement leaves the connector's cancel-query timer thread behind; once the
-    command has stopped its servers, that thread finds them gone. The main thread reports the
-    interruption once; the thread's traceback would only repeat it. Anything else is printed."""
-    if not isinstance(args.exc_value, LocalAccountError):
-        _default_excepthook(args)
+    """An interrupted statement leaves the connector's cancel-query timer thread behind (it fires
+    after network_timeout, 6 s locally, on any statement still running); once the servers are
+    stopped or dead, that thread finds them gone. The main thread reports the stop once; the
+    thread's traceback would only repeat it. Anything else is printed."""
+    if isinstance(args.exc_value, LocalAccountError):
+        return
+    if isinstance(args.thread, _TrackedQueryCancellationTimer) and _refused(args.exc_value):
+        return  # a cancel sent to a server that is gone: nothing is left to cancel
+    _default_excepthook(args)
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """A refused or reset connection anywhere in the exception's chain."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ConnectionError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @contextmanager
