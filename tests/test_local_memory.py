@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from snowmesh.local import fakesnow_server as fs
-from snowmesh.local.probes import free_port
+from snowmesh.local.probes import answers, free_port
+from snowmesh.local.servers import Server
 
 MB = 10**6
 
@@ -62,16 +63,12 @@ def lone_server(tmp_path: Path):
                                  "--db-path", str(tmp_path / "db")], env={**os.environ, "TMPDIR": str(tmp_path), **env},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
+        server = Server("fakesnow", proc.pid, port)
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/snowmesh/health", timeout=2).read()
-                return url
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        while not answers(server):  # the readiness check `mesh up` uses
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        return server.url
 
     procs: list[subprocess.Popen] = []
     yield start

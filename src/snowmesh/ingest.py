@@ -269,7 +269,7 @@ def _local_load(target: Target, d: Domain, s: shared.SourceSpec, packed: Packed)
 class LocalLoader:
     """The local loader of one source's batches: packs batch k+1 while the warehouse loads batch k.
 
-    The client's half of a batch (download, screen, write: ~0.5 s per million clicks) and the
+    The client's half of a batch (download, screen, write: most of a second per 24 MB) and the
     warehouse's half (PUT, COPY, typing, promotion) then overlap on the two cores instead of
     taking turns. At most one batch is packed ahead, on disk, so memory stays one file's bytes.
     """

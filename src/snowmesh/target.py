@@ -45,8 +45,8 @@ LOCAL_SOCKET_TIMEOUT_S = 900
 LOCAL_REGION = "us-east-1"
 # Test hooks (tests/test_crash_sweep.py): stop the process with os._exit(137) right after the
 # N-th statement ("N", or "N:REGEX" for the N-th statement matching REGEX), and append each
-# statement's number, wall seconds and first line to a trace file (where a slow step's time goes). Read once per connection; unset, they cost
-# one integer increment per statement.
+# statement's number, wall seconds and first line to a trace file (where a slow step's time
+# goes). Read once per connection; unset, they cost one integer increment per statement.
 KILL_ENV, TRACE_ENV = "SNOWMESH_TEST_KILL_AFTER", "SNOWMESH_TEST_TRACE"
 
 

@@ -80,7 +80,7 @@ def _lines(table: pa.Table) -> tuple[pa.Buffer, np.ndarray]:
     line = pc.binary_join_element_wise(*fields, ",")
     _, offsets, data = line.buffers()
     width = np.int64 if pa.types.is_large_string(line.type) or pa.types.is_large_binary(line.type) else np.int32
-    return data, np.frombuffer(offsets, dtype=width)[line.offset : line.offset + len(line) + 1].astype(np.int64)
+    return data, np.frombuffer(offsets, dtype=width)[line.offset : line.offset + len(line) + 1].astype(np.int64, copy=False)
 
 
 def _gzip(parts: list[bytes | pa.Buffer]) -> bytes:

@@ -128,12 +128,12 @@ async def _health(_: Request) -> JSONResponse:
 # window needs them uncompressed, about 4-5 times as many) and LOAD_RATIO times the gzip bytes a
 # client says it is about to load (POST /snowmesh/expect-load; gzip CSV is ~6x smaller than its
 # text), never below AUTO_FLOOR nor above AUTO_CAP, and only ever raised while the server runs
-# (lowering under load can fail). 1M clicks (17 MB of files, ~50 MB of tables) stay at the
-# floor, within the 1 GiB target; 10M (170 MB of files) run at the cap, and the load's typing,
-# the AD_CLICKS dedupe window and the clone stop spilling (bench/README.md has both).
-# A fixed SNOWMESH_DUCKDB_MEMORY_LIMIT turns this off. Threads default to the cores: one thread
-# left the second core idle while the client waits on a statement (10M clicks: 127 s with 1
-# thread, 110 s with 2, the same memory).
+# (lowering under load can fail). bench/bench_run.py's 1M scale (17 MB of files, ~50 MB of
+# tables) stays at the floor, within its 1 GiB target; its 10M scale (170 MB of files) runs at
+# the cap, and a load's typing, a full-table dedupe window and a clone stop spilling
+# (bench/README.md has both). A fixed SNOWMESH_DUCKDB_MEMORY_LIMIT turns this off. Threads
+# default to the cores: one thread left the second core idle while the client waits on a
+# statement (the 10M scale: 127 s with 1 thread, 110 s with 2, the same memory).
 MEMORY_LIMIT_ENV, THREADS_ENV = "SNOWMESH_DUCKDB_MEMORY_LIMIT", "SNOWMESH_DUCKDB_THREADS"
 AUTO = "auto"
 AUTO_FLOOR, AUTO_CAP = 256 * 10**6, 1250 * 10**6  # DuckDB's MB: 10**6 bytes
